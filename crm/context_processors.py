@@ -1,0 +1,14 @@
+from django.conf import settings
+
+from . import roles
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"LANGUAGE_CHOICES": settings.LANGUAGES}
+    return {
+        "LANGUAGE_CHOICES": settings.LANGUAGES,
+        "user_role": roles.user_role(user),
+        "user_is_admin": roles.is_admin(user),
+    }

@@ -1,0 +1,85 @@
+"""Who may see which customer. Every list, page, search, API and export goes through here."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from crm import roles
+
+from .models import (
+    Customer,
+    CustomerGroupObjectPermission,
+    CustomerLookup,
+    CustomerUserObjectPermission,
+    Interaction,
+)
+
+# An agent who looked a caller up by the exact number may open that profile for this long.
+LOOKUP_GRANT = timedelta(hours=12)
+
+
+def customers_visible_to(user, queryset=None):
+    """The customers `user` may see.
+
+    Admins see all; managers their teams'; sales reps their own, those shared with them and, when
+    CUSTOMERS_REPS_SEE_TEAM is on, their team's; agents those they worked on or looked up by the
+    exact phone number a moment ago. Nobody else sees anything.
+    """
+    queryset = Customer.objects.all() if queryset is None else queryset
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    role = roles.user_role(user)
+    if role == roles.ADMIN:
+        return queryset
+    shared = Exists(
+        CustomerUserObjectPermission.objects.filter(
+            user=user, content_object=OuterRef("pk"), permission__codename="view_customer"
+        )
+    ) | Exists(
+        CustomerGroupObjectPermission.objects.filter(
+            group__in=user.groups.all(), content_object=OuterRef("pk"), permission__codename="view_customer"
+        )
+    )
+    if role == roles.MANAGER:
+        return queryset.filter(Q(team_id__in=_team_ids(user)) | Q(owner=user) | shared)
+    if role == roles.SALES_REP:
+        condition = Q(owner=user) | shared
+        if settings.CUSTOMERS_REPS_SEE_TEAM and user.team_id:
+            condition |= Q(team_id=user.team_id)
+        return queryset.filter(condition)
+    if role == roles.AGENT:
+        worked_on = Exists(Interaction.objects.filter(actor=user, customer=OuterRef("pk")))
+        looked_up = Exists(
+            CustomerLookup.objects.filter(
+                user=user, customer=OuterRef("pk"), created_at__gte=timezone.now() - LOOKUP_GRANT
+            )
+        )
+        return queryset.filter(Q(owner=user) | worked_on | looked_up | shared)
+    return queryset.none()
+
+
+def _team_ids(user):
+    ids = set(user.managed_teams.values_list("id", flat=True))
+    if user.team_id:
+        ids.add(user.team_id)
+    return list(ids)
+
+
+def can_view_contact_details(user) -> bool:
+    return user.is_authenticated and user.has_perm("customers.view_contact_details")
+
+
+def check_can_view(user, customer):
+    if not customers_visible_to(user).filter(pk=customer.pk).exists():
+        raise PermissionDenied("You do not have access to this customer.")
+
+
+def can_edit(user, customer) -> bool:
+    return user.has_perm("customers.change_customer")
+
+
+def can_share(user) -> bool:
+    return user.has_perm("customers.share_customer")

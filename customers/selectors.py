@@ -1,0 +1,159 @@
+"""Reads of customers and their timeline, shared by pages, the API, exports and reports."""
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Prefetch, QuerySet
+
+from .models import Consent, ContactPoint, Customer, Interaction, Tag
+from .normalise import phone_normalise, phone_query_digits
+from .permissions import customers_visible_to
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "updated": ("-updated_at", "-id"),
+}
+
+
+def customer_list(
+    *, user, q: str = "", owner=None, team=None, tag=None, lifecycle: str = "", sort: str = "newest"
+):
+    """The customers `user` may see, searched, filtered and sorted, ready for a list page."""
+    queryset = customers_visible_to(user)
+    queryset = customer_search(queryset, q)
+    if owner:
+        queryset = queryset.filter(owner_id=owner)
+    if team:
+        queryset = queryset.filter(team_id=team)
+    if tag:
+        queryset = queryset.filter(tags__id=tag)
+    if lifecycle:
+        queryset = queryset.filter(lifecycle_stage=lifecycle)
+    return with_list_relations(queryset.order_by(*SORTS.get(sort, SORTS["newest"])))
+
+
+def with_list_relations(queryset: QuerySet) -> QuerySet:
+    return queryset.select_related("owner", "team", "organisation").prefetch_related(
+        "tags",
+        Prefetch(
+            "contact_points",
+            queryset=ContactPoint.objects.filter(kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.EMAIL]),
+        ),
+    )
+
+
+def classify_query(q: str) -> str:
+    """What a search box text looks like: an e-mail, a phone number, or a name or tag."""
+    text = q.strip()
+    if "@" in text:
+        return "email"
+    digits = sum(ch.isdigit() for ch in text)
+    if digits >= 3 and digits >= len(text.replace(" ", "")) * 0.6:
+        return "phone"
+    return "name"
+
+
+def customer_search(queryset: QuerySet, q: str) -> QuerySet:
+    """One search box: partial name (Chinese or Latin), phone in any format, e-mail, or a tag name.
+
+    On PostgreSQL the name and number filters are served by trigram GIN indexes; on SQLite they fall
+    back to LIKE scans.
+    """
+    text = (q or "").strip()[:100]
+    if not text:
+        return queryset
+    kind = classify_query(text)
+    if kind == "email":
+        return queryset.filter(
+            pk__in=ContactPoint.objects.filter(
+                kind=ContactPoint.Kind.EMAIL, normalised__contains=text.lower()
+            ).values("customer_id")
+        )
+    if kind == "phone":
+        try:
+            e164, _extension = phone_normalise(text)
+        except Exception:  # noqa: BLE001 - a partial number is a normal search, not an error
+            e164 = None
+        if e164:
+            matches = ContactPoint.objects.filter(kind=ContactPoint.Kind.PHONE, normalised=e164)
+        else:
+            matches = ContactPoint.objects.filter(
+                kind=ContactPoint.Kind.PHONE, normalised__contains=phone_query_digits(text)
+            )
+        return queryset.filter(pk__in=matches.values("customer_id"))
+    if text.startswith("#"):
+        return queryset.filter(tags__name__iexact=text[1:])
+    tag = Tag.objects.filter(name__iexact=text).first()
+    if tag is not None:
+        return queryset.filter(tags=tag)
+    return queryset.filter(name__icontains=text)
+
+
+def customer_detail(*, user, pk: int) -> Customer:
+    """The customer with what the header of the 360 page shows, or DoesNotExist if not visible."""
+    return (
+        customers_visible_to(user)
+        .select_related("owner", "team", "organisation")
+        .prefetch_related("tags", "contact_points", "social_identities")
+        .get(pk=pk)
+    )
+
+
+def consent_current(customer: Customer) -> list[Consent]:
+    """The newest grant or withdrawal per purpose and channel."""
+    current = {}
+    for consent in customer.consents.select_related("recorded_by").order_by("-occurred_at", "-id"):
+        current.setdefault((consent.purpose, consent.channel), consent)
+    return sorted(current.values(), key=lambda c: (c.purpose, c.channel))
+
+
+@dataclass
+class TimelinePage:
+    entries: list[Interaction]
+    next_cursor: str | None
+
+
+def encode_cursor(entry: Interaction) -> str:
+    raw = json.dumps([entry.occurred_at.isoformat(), entry.pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        occurred_at, pk = json.loads(raw)
+        return dt.datetime.fromisoformat(occurred_at), int(pk)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def timeline_page(
+    *, customer: Customer, cursor: str | None = None, kinds=(), channels=(), limit: int = 20
+) -> TimelinePage:
+    """One page of the customer's timeline, newest first, after `cursor` (keyset, never OFFSET).
+
+    Costs one query whatever the length of the history.
+    """
+    queryset = Interaction.objects.filter(customer=customer).select_related("actor")
+    if kinds:
+        queryset = queryset.filter(kind__in=kinds)
+    if channels:
+        queryset = queryset.filter(channel__in=channels)
+    position = decode_cursor(cursor) if cursor else None
+    if position is not None:
+        occurred_at, pk = position
+        queryset = queryset.filter(occurred_at__lte=occurred_at).exclude(occurred_at=occurred_at, pk__gte=pk)
+    entries = list(queryset.order_by("-occurred_at", "-id")[: limit + 1])
+    has_more = len(entries) > limit
+    entries = entries[:limit]
+    return TimelinePage(entries=entries, next_cursor=encode_cursor(entries[-1]) if has_more else None)
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,385 @@
+"""Every write to customers, their contact points, consent and the timeline goes through here."""
+
+from dataclasses import dataclass, field
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm, remove_perm
+
+from crm import roles
+from crm.models import AccessLog
+
+from . import permissions
+from .models import Consent, ContactPoint, Customer, CustomerLookup, Interaction, Tag
+from .normalise import email_normalise, phone_display, phone_normalise
+
+
+def record_interaction(
+    *,
+    customer: Customer,
+    kind: str,
+    summary: str,
+    channel: str = Interaction.Channel.CRM,
+    occurred_at=None,
+    actor=None,
+    subject=None,
+    data: dict | None = None,
+) -> Interaction:
+    """Add one entry to the customer's timeline. The only writer of Interaction rows."""
+    subject_type = ContentType.objects.get_for_model(subject) if subject is not None else None
+    return Interaction.objects.create(
+        customer=customer,
+        kind=kind,
+        channel=channel,
+        summary=summary[:500],
+        occurred_at=occurred_at or timezone.now(),
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        subject_type=subject_type,
+        subject_id=subject.pk if subject is not None else None,
+        data=data or {},
+    )
+
+
+@dataclass
+class ContactInput:
+    """Contact values as typed; each is validated and normalised before anything is written."""
+
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+
+
+def _contact_rows(contacts: ContactInput) -> list[ContactPoint]:
+    rows, errors = [], {}
+    for raw in contacts.phones:
+        if not raw.strip():
+            continue
+        try:
+            e164, extension = phone_normalise(raw)
+        except ValidationError as exc:
+            errors.setdefault("phones", []).extend(exc.messages)
+            continue
+        rows.append(
+            ContactPoint(
+                kind=ContactPoint.Kind.PHONE, value=raw.strip(), normalised=e164, extension=extension
+            )
+        )
+    for raw in contacts.emails:
+        if not raw.strip():
+            continue
+        try:
+            rows.append(
+                ContactPoint(kind=ContactPoint.Kind.EMAIL, value=raw.strip(), normalised=email_normalise(raw))
+            )
+        except ValidationError as exc:
+            errors.setdefault("emails", []).extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    seen = set()
+    unique_rows = []
+    for row in rows:
+        key = (row.kind, row.normalised, row.extension)
+        if key not in seen:
+            seen.add(key)
+            unique_rows.append(row)
+    return unique_rows
+
+
+def tags_from_names(names) -> list[Tag]:
+    tags = []
+    for name in names:
+        name = name.strip()[:50]
+        if name:
+            tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
+            tags.append(tag)
+    return tags
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor,
+    name: str,
+    kind: str = Customer.Kind.PERSON,
+    organisation: Customer | None = None,
+    owner=None,
+    team=None,
+    lifecycle_stage: str = Customer.Lifecycle.LEAD,
+    source: str = "",
+    tags=(),
+    custom_attributes: dict | None = None,
+    contacts: ContactInput | None = None,
+) -> Customer:
+    if actor is not None and not actor.has_perm("customers.add_customer"):
+        raise PermissionDenied(_("You may not create customers."))
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Enter the customer's name.")})
+    if organisation is not None and organisation.kind != Customer.Kind.ORGANISATION:
+        raise ValidationError({"organisation": _("Choose an organisation, not a person.")})
+    rows = _contact_rows(contacts or ContactInput())
+    if owner is None and actor is not None and actor.is_authenticated:
+        owner = actor
+    if team is None and owner is not None:
+        team = owner.team
+    customer = Customer.objects.create(
+        kind=kind,
+        name=name,
+        organisation=organisation,
+        owner=owner,
+        team=team,
+        lifecycle_stage=lifecycle_stage,
+        source=source,
+        custom_attributes=custom_attributes or {},
+    )
+    _set_primary(rows)
+    for row in rows:
+        row.customer = customer
+    ContactPoint.objects.bulk_create(rows)
+    if tags:
+        customer.tags.set(tags_from_names(tags) if isinstance(next(iter(tags)), str) else tags)
+    record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("Profile created"),
+        actor=actor,
+        subject=customer,
+        data={"source": source} if source else {},
+    )
+    return customer
+
+
+def _set_primary(rows):
+    for kind in (ContactPoint.Kind.PHONE, ContactPoint.Kind.EMAIL):
+        first = next((row for row in rows if row.kind == kind), None)
+        if first is not None:
+            first.is_primary = True
+
+
+TRACKED_FIELDS = ("name", "kind", "organisation", "owner", "team", "lifecycle_stage", "source")
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor, tags=None, **changes) -> Customer:
+    """Change profile fields; each changed field is written to the timeline with who changed it."""
+    if actor is not None and not permissions.can_edit(actor, customer):
+        raise PermissionDenied(_("You may not edit this customer."))
+    unknown = set(changes) - set(TRACKED_FIELDS) - {"custom_attributes"}
+    if unknown:
+        raise ValueError(f"Unknown customer fields: {sorted(unknown)}")
+    if "name" in changes:
+        changes["name"] = (changes["name"] or "").strip()
+        if not changes["name"]:
+            raise ValidationError({"name": _("Enter the customer's name.")})
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    changed = []
+    for name, value in changes.items():
+        if getattr(customer, name) != value:
+            old = getattr(customer, name)
+            setattr(customer, name, value)
+            if name in TRACKED_FIELDS:
+                changed.append((name, old, value))
+    if changed or "custom_attributes" in changes:
+        customer.save()
+    if tags is not None:
+        new_tags = tags_from_names(tags) if tags and isinstance(tags[0], str) else list(tags)
+        old_names = sorted(t.name for t in customer.tags.all())
+        customer.tags.set(new_tags)
+        new_names = sorted(t.name for t in new_tags)
+        if old_names != new_names:
+            changed.append(("tags", ", ".join(old_names), ", ".join(new_names)))
+    for name, old, new in changed:
+        label = Customer._meta.get_field(name).verbose_name
+        record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("%(field)s changed from “%(old)s” to “%(new)s”")
+            % {"field": label, "old": _display(customer, name, old), "new": _display(customer, name, new)},
+            actor=actor,
+            subject=customer,
+            data={"field": name},
+        )
+    return customer
+
+
+def _display(customer, name, value):
+    if value in (None, ""):
+        return "—"
+    field_ = Customer._meta.get_field(name) if name != "tags" else None
+    if field_ is not None and field_.choices:
+        return dict(field_.flatchoices).get(value, value)
+    return str(value)
+
+
+@transaction.atomic
+def contact_point_add(*, customer: Customer, actor, kind: str, value: str, label: str = "") -> ContactPoint:
+    if actor is not None and not permissions.can_edit(actor, customer):
+        raise PermissionDenied(_("You may not edit this customer."))
+    contacts = ContactInput(phones=[value] if kind == ContactPoint.Kind.PHONE else [])
+    if kind == ContactPoint.Kind.EMAIL:
+        contacts.emails = [value]
+    if kind == ContactPoint.Kind.OTHER:
+        if not value.strip():
+            raise ValidationError({"value": _("Enter a value.")})
+        row = ContactPoint(kind=kind, value=value.strip(), normalised=value.strip().lower())
+    else:
+        try:
+            (row,) = _contact_rows(contacts)
+        except ValidationError as exc:
+            raise ValidationError(
+                {"value": [m for msgs in exc.message_dict.values() for m in msgs]}
+            ) from None
+    if customer.contact_points.filter(
+        kind=row.kind, normalised=row.normalised, extension=row.extension
+    ).exists():
+        raise ValidationError({"value": _("This customer already has that contact.")})
+    row.customer = customer
+    row.label = label
+    row.is_primary = not customer.contact_points.filter(kind=row.kind).exists()
+    row.save()
+    record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("%(kind)s added") % {"kind": row.get_kind_display()},
+        actor=actor,
+        subject=customer,
+    )
+    return row
+
+
+@transaction.atomic
+def contact_point_remove(*, contact_point: ContactPoint, actor) -> None:
+    customer = contact_point.customer
+    if actor is not None and not permissions.can_edit(actor, customer):
+        raise PermissionDenied(_("You may not edit this customer."))
+    kind_label = contact_point.get_kind_display()
+    contact_point.delete()
+    record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("%(kind)s removed") % {"kind": kind_label},
+        actor=actor,
+        subject=customer,
+    )
+
+
+def note_add(*, customer: Customer, actor, text: str) -> Interaction:
+    if not actor.has_perm("customers.add_interaction"):
+        raise PermissionDenied(_("You may not add notes."))
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("Write something before saving the note.")})
+    if len(text) > 5000:
+        raise ValidationError({"text": _("A note can be at most 5000 characters.")})
+    first_line = text.splitlines()[0]
+    return record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.NOTE,
+        summary=first_line,
+        actor=actor,
+        data={"text": text},
+    )
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    customer: Customer,
+    actor,
+    purpose: str,
+    granted: bool,
+    channel: str = Consent.Channel.ANY,
+    source: str = "",
+) -> Consent:
+    if purpose not in Consent.Purpose.values:
+        raise ValidationError({"purpose": _("Choose a purpose from the list.")})
+    if channel not in Consent.Channel.values:
+        raise ValidationError({"channel": _("Choose a channel from the list.")})
+    consent = Consent.objects.create(
+        customer=customer,
+        purpose=purpose,
+        channel=channel,
+        granted=granted,
+        source=source,
+        recorded_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    summary = _("Consent granted: %(purpose)s") if granted else _("Consent withdrawn: %(purpose)s")
+    record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.CONSENT,
+        summary=summary % {"purpose": consent.get_purpose_display()},
+        actor=actor,
+        subject=consent,
+        data={"purpose": purpose, "channel": channel, "granted": granted, "source": source},
+    )
+    return consent
+
+
+def customer_share(*, customer: Customer, user, actor, revoke: bool = False) -> None:
+    if not permissions.can_share(actor):
+        raise PermissionDenied(_("You may not share customers."))
+    permissions.check_can_view(actor, customer)
+    if revoke:
+        remove_perm("customers.view_customer", user, customer)
+    else:
+        assign_perm("customers.view_customer", user, customer)
+    record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=(_("No longer shared with %(user)s") if revoke else _("Shared with %(user)s"))
+        % {"user": user},
+        actor=actor,
+        subject=customer,
+    )
+
+
+def contact_details_reveal(*, customer: Customer, user, ip_address: str | None = None) -> list[dict]:
+    """Return the customer's unmasked contacts and leave a trace of who saw them."""
+    if not permissions.can_view_contact_details(user):
+        raise PermissionDenied(_("You may not see contact details."))
+    permissions.check_can_view(user, customer)
+    points = list(customer.contact_points.filter(kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.EMAIL]))
+    AccessLog.objects.create(
+        user=user,
+        action=AccessLog.Action.REVEAL,
+        content_type=ContentType.objects.get_for_model(Customer),
+        object_id=str(customer.pk),
+        field="contact_points",
+        count=len(points),
+        ip_address=ip_address,
+    )
+    return [
+        {
+            "id": p.pk,
+            "kind": p.kind,
+            "value": phone_display(p.normalised, p.extension)
+            if p.kind == ContactPoint.Kind.PHONE
+            else p.value,
+        }
+        for p in points
+    ]
+
+
+def phone_lookup(*, user, number: str) -> list[Customer]:
+    """Customers with exactly this number, in any format. Agents get to open what they find."""
+    e164, _extension = phone_normalise(number)
+    matches = list(
+        Customer.objects.filter(
+            pk__in=ContactPoint.objects.filter(kind=ContactPoint.Kind.PHONE, normalised=e164).values(
+                "customer_id"
+            )
+        ).order_by("-created_at")[:20]
+    )
+    if roles.user_role(user) == roles.AGENT:
+        CustomerLookup.objects.bulk_create(
+            [CustomerLookup(user=user, customer=customer, number=e164) for customer in matches]
+        )
+        return matches
+    visible = set(
+        permissions.customers_visible_to(user)
+        .filter(pk__in=[c.pk for c in matches])
+        .values_list("pk", flat=True)
+    )
+    return [c for c in matches if c.pk in visible]

@@ -1,0 +1,17 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("keydown", function (event) {
+  // Ctrl/Cmd+Enter submits the form a textarea belongs to.
+  if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && event.target.tagName === "TEXTAREA" && event.target.form) {
+    event.preventDefault();
+    event.target.form.requestSubmit();
+  }
+  // "/" focuses the search box unless the user is typing somewhere.
+  if (event.key === "/" && !["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) {
+    const search = document.querySelector(".app-search");
+    if (search) { event.preventDefault(); search.focus(); }
+  }
+});
+document.addEventListener("submit", function (event) {
+  const message = event.target.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) { event.preventDefault(); }
+});
