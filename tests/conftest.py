@@ -1,0 +1,69 @@
+import pytest
+from django.test import Client
+
+from crm import roles
+
+from .factories import CustomerFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Taipei sales")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Shanghai sales")
+
+
+@pytest.fixture
+def agent(team):
+    return UserFactory(username="agent", role=roles.AGENT, team=team, extension="101")
+
+
+@pytest.fixture
+def rep(team):
+    return UserFactory(username="rep", role=roles.SALES_REP, team=team)
+
+
+@pytest.fixture
+def other_rep(team):
+    return UserFactory(username="other-rep", role=roles.SALES_REP, team=team)
+
+
+@pytest.fixture
+def manager(team):
+    user = UserFactory(username="manager", role=roles.MANAGER, team=team)
+    team.manager = user
+    team.save()
+    return user
+
+
+@pytest.fixture
+def admin_user(team):
+    return UserFactory(username="admin", role=roles.ADMIN, team=team)
+
+
+@pytest.fixture
+def users(agent, rep, manager, admin_user):
+    """One user per role, keyed by role name."""
+    return {roles.AGENT: agent, roles.SALES_REP: rep, roles.MANAGER: manager, roles.ADMIN: admin_user}
+
+
+@pytest.fixture
+def login():
+    """A test client logged in as the given user."""
+
+    def make(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def customer(rep):
+    return CustomerFactory(
+        name="王小明", owner=rep, phones=["0912-345-678"], emails=["wang@example.com"], tags=["VIP"]
+    )
