@@ -1,6 +1,7 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_POST
 logger = logging.getLogger(__name__)
 
 
+@login_required
 def home(request):
     return redirect("customers:list")
 
