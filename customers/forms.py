@@ -29,6 +29,12 @@ class CustomerForm(forms.ModelForm):
     tag_names = forms.CharField(
         label=_("Tags"), required=False, help_text=_("Separated by commas, e.g. VIP, Taipei.")
     )
+    attributes = forms.CharField(
+        label=_("Custom attributes"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "birthday: 1988-05-02\nmember_level: gold"}),
+        help_text=_("One per line as “name: value”."),
+    )
 
     class Meta:
         model = Customer
@@ -46,6 +52,9 @@ class CustomerForm(forms.ModelForm):
             del self.fields["phones"]
             del self.fields["emails"]
             self.fields["tag_names"].initial = ", ".join(t.name for t in self.instance.tags.all())
+            self.fields["attributes"].initial = "\n".join(
+                f"{key}: {value}" for key, value in (self.instance.custom_attributes or {}).items()
+            )
 
     def clean_phones(self):
         phones = _lines(self.cleaned_data.get("phones"))
@@ -76,6 +85,24 @@ class CustomerForm(forms.ModelForm):
         if any(len(n) > 50 for n in names):
             raise ValidationError(_("A tag can be at most 50 characters."))
         return names
+
+    def clean_attributes(self):
+        attributes = {}
+        for number, line in enumerate((self.cleaned_data.get("attributes") or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, separator, value = line.partition(":")
+            key = key.strip()
+            if not separator or not key:
+                raise ValidationError(_("Line %(number)s: write “name: value”.") % {"number": number})
+            if len(key) > 50 or len(value.strip()) > 500:
+                raise ValidationError(
+                    _("Line %(number)s: names are at most 50 characters, values 500.") % {"number": number}
+                )
+            attributes[key] = value.strip()
+        if len(attributes) > 50:
+            raise ValidationError(_("At most 50 custom attributes."))
+        return attributes
 
     def clean(self):
         cleaned = super().clean()

@@ -174,15 +174,26 @@ def customer_update(*, customer: Customer, actor, tags=None, **changes) -> Custo
         if not changes["name"]:
             raise ValidationError({"name": _("Enter the customer's name.")})
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    changed = []
+    changed, attributes_changed = [], False
     for name, value in changes.items():
         if getattr(customer, name) != value:
             old = getattr(customer, name)
             setattr(customer, name, value)
             if name in TRACKED_FIELDS:
                 changed.append((name, old, value))
-    if changed or "custom_attributes" in changes:
+            else:
+                attributes_changed = True
+    if changed or attributes_changed:
         customer.save()
+    if attributes_changed:
+        record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("Custom attributes changed"),
+            actor=actor,
+            subject=customer,
+            data={"field": "custom_attributes"},
+        )
     if tags is not None:
         new_tags = tags_from_names(tags) if tags and isinstance(tags[0], str) else list(tags)
         old_names = sorted(t.name for t in customer.tags.all())

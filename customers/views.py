@@ -67,6 +67,7 @@ def customer_create(request):
                 lifecycle_stage=data["lifecycle_stage"],
                 source=data["source"],
                 tags=data["tag_names"],
+                custom_attributes=data["attributes"],
                 contacts=services.ContactInput(phones=data["phones"], emails=data["emails"]),
             )
         except ValidationError as exc:
@@ -102,6 +103,7 @@ def customer_edit(request, pk):
                 customer=customer,
                 actor=request.user,
                 tags=data["tag_names"],
+                custom_attributes=data["attributes"],
                 **{name: data[name] for name in services.TRACKED_FIELDS},
             )
         except ValidationError as exc:
@@ -147,6 +149,7 @@ def customer_detail(request, pk):
         "kind_choices": Interaction.Kind.choices,
         "channel_choices": Interaction.Channel.choices,
         "consents": selectors.consent_current(customer),
+        "members": customer.members.order_by("name")[:50] if customer.is_organisation else [],
         "panels": render_context(request, customer),
         "note_form": NoteForm(),
         "contact_form": ContactPointForm(),

@@ -205,3 +205,30 @@ def test_lookup_of_an_unknown_number_offers_a_new_customer(login, agent):
 def test_lookup_of_garbage_explains_the_problem(login, agent):
     body = login(agent).get(reverse("customers:lookup"), {"number": "12"}).content.decode()
     assert "is not a valid phone number" in body
+
+
+def test_custom_attributes_are_edited_as_name_value_lines(login, rep, customer):
+    response = login(rep).post(
+        reverse("customers:edit", args=[customer.pk]),
+        {
+            "kind": "person",
+            "name": "王小明",
+            "lifecycle_stage": "lead",
+            "owner": rep.pk,
+            "attributes": "birthday: 1988-05-02\nmember_level: gold",
+        },
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.custom_attributes == {"birthday": "1988-05-02", "member_level": "gold"}
+    body = login(rep).get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert "member_level" in body and "gold" in body
+
+
+def test_malformed_custom_attribute_line_is_explained(login, rep, customer):
+    response = login(rep).post(
+        reverse("customers:edit", args=[customer.pk]),
+        {"kind": "person", "name": "王小明", "lifecycle_stage": "lead", "attributes": "no separator here"},
+    )
+    assert response.status_code == 200
+    assert "Line 1: write “name: value”." in response.content.decode()
