@@ -36,6 +36,20 @@ class CustomerForm(forms.ModelForm):
         help_text=_("One per line as “name: value”."),
     )
 
+    field_order = [
+        "name",
+        "kind",
+        "phones",
+        "emails",
+        "organisation",
+        "lifecycle_stage",
+        "source",
+        "owner",
+        "team",
+        "tag_names",
+        "attributes",
+    ]
+
     class Meta:
         model = Customer
         fields = ["kind", "name", "organisation", "lifecycle_stage", "source", "owner", "team"]

@@ -52,7 +52,11 @@ def customer_list(request):
 @permission_required("customers.add_customer", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def customer_create(request):
-    initial = {"phones": request.GET.get("phone", "")}
+    initial = {
+        "phones": request.GET.get("phone", "")[:40],
+        "owner": request.user.pk,
+        "team": request.user.team_id,
+    }
     form = CustomerForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
