@@ -99,3 +99,41 @@ def test_every_role_walks_every_url_without_errors_or_leaks(login, users, role, 
             assert response.status_code < 500, f"{role}: {method.upper()} {route} on own customer -> 500"
     if role != roles.ADMIN:
         assert not hidden_customer.interactions.exists(), f"{role} wrote to a customer they cannot see"
+
+
+HOSTILE = {
+    "q": "\x00' OR 1=1 --",
+    "page": "-7",
+    "cursor": "eyJub3QiOiAiYSBsaXN0In0",
+    "kind": "x" * 500,
+    "channel": "<script>",
+    "sort": "password",
+    "owner": "abc",
+    "team": "999999999999999999999",
+    "tag": "-1",
+    "lifecycle": "\x00",
+    "number": "+886\x00",
+    "phone": "9" * 100,
+    "name": "\x00",
+    "text": "\x00",
+    "value": "\x00",
+    "phones": "\x00",
+    "emails": "@@@",
+    "attributes": ":::",
+    "language": "xx",
+    "user": "abc",
+    "purpose": "nope",
+    "granted": "maybe",
+}
+
+
+def test_hostile_input_never_causes_a_server_error(login, admin_user):
+    client = login(admin_user)
+    own = CustomerFactory(name="Own customer", owner=admin_user, phones=["0911-111-111"])
+    values = {"pk": own.pk, "contact_pk": own.contact_points.first().pk}
+    for route, name in all_routes():
+        if name == "logout":
+            continue
+        url = fill(route, values)
+        assert client.get(url, HOSTILE).status_code < 500, f"GET {url} with hostile query"
+        assert client.post(url, HOSTILE).status_code < 500, f"POST {url} with hostile form"
