@@ -1,3 +1,10 @@
 """Version 1 of the REST API; each app adds its routes here."""
 
-urlpatterns = []
+from rest_framework.routers import DefaultRouter
+
+from customers.api import CustomerViewSet
+
+router = DefaultRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+
+urlpatterns = [*router.urls]
