@@ -7,21 +7,18 @@ them unmasked leaves an access-log row.
 
 from contextlib import contextmanager
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, parsers, permissions, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound
 from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from crm.models import AccessLog
 from crm.requests import client_ip
 
 from . import selectors, services
@@ -38,16 +35,6 @@ from .serializers import (
 )
 
 NOT_FOUND = _("No customer found, or you do not have access to it.")
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, except that a document nested too deeply for Python is a 400, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError(_("JSON parse error: the document is nested too deeply.")) from None
 
 
 class CustomerModelPermission(permissions.BasePermission):
@@ -111,7 +98,6 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """Customers. Phone numbers and e-mail addresses are masked unless you may see contact details."""
 
     permission_classes = [permissions.IsAuthenticated, CustomerModelPermission]
-    parser_classes = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
     lookup_value_regex = r"[0-9]+"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -207,15 +193,13 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         shown = sum(1 for customer in customers if customer.contact_points.all())
         if not shown:
             return
-        AccessLog.objects.create(
+        services.contact_details_log(
             user=self.request.user,
-            action=AccessLog.Action.REVEAL,
-            content_type=ContentType.objects.get_for_model(Customer),
-            object_id=str(object_id),
-            field="api",
             count=shown,
-            filters=filters or {},
-            ip_address=_valid_ip(client_ip(self.request)),
+            object_id=object_id,
+            field="api",
+            filters=filters,
+            ip_address=client_ip(self.request),
         )
 
     @extend_schema(
@@ -260,13 +244,3 @@ def _service_errors():
         yield
     except DjangoValidationError as exc:
         raise serializers.ValidationError(get_error_detail(exc)) from None
-
-
-def _valid_ip(address):
-    if not address:
-        return None
-    try:
-        validate_ipv46_address(address)
-    except DjangoValidationError:
-        return None
-    return address

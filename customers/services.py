@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
@@ -88,13 +88,24 @@ def _contact_rows(contacts: ContactInput) -> list[ContactPoint]:
 
 
 def tags_from_names(names) -> list[Tag]:
+    """The tags with these names, matched case-insensitively, created when new."""
     tags = []
     for name in names:
         name = name.strip()[:50]
         if name:
-            tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
-            tags.append(tag)
+            tags.append(_tag_get_or_create(name))
     return tags
+
+
+def _tag_get_or_create(name: str) -> Tag:
+    tag = Tag.objects.filter(name__iexact=name).first()
+    if tag is not None:
+        return tag
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(name=name)
+    except IntegrityError:  # created by a concurrent request a moment ago
+        return Tag.objects.get(name=name)
 
 
 @transaction.atomic
@@ -352,14 +363,8 @@ def contact_details_reveal(*, customer: Customer, user, ip_address: str | None =
         raise PermissionDenied(_("You may not see contact details."))
     permissions.check_can_view(user, customer)
     points = list(customer.contact_points.filter(kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.EMAIL]))
-    AccessLog.objects.create(
-        user=user,
-        action=AccessLog.Action.REVEAL,
-        content_type=ContentType.objects.get_for_model(Customer),
-        object_id=str(customer.pk),
-        field="contact_points",
-        count=len(points),
-        ip_address=ip_address,
+    contact_details_log(
+        user=user, count=len(points), object_id=customer.pk, field="contact_points", ip_address=ip_address
     )
     return [
         {
@@ -371,6 +376,22 @@ def contact_details_reveal(*, customer: Customer, user, ip_address: str | None =
         }
         for p in points
     ]
+
+
+def contact_details_log(
+    *, user, count: int, object_id="", field: str, ip_address: str | None = None, filters: dict | None = None
+) -> AccessLog:
+    """Record that `user` was shown unmasked contact details of `count` customers."""
+    return AccessLog.objects.create(
+        user=user,
+        action=AccessLog.Action.REVEAL,
+        content_type=ContentType.objects.get_for_model(Customer),
+        object_id=str(object_id or ""),
+        field=field,
+        count=count,
+        filters=filters or {},
+        ip_address=ip_address,
+    )
 
 
 def phone_lookup(*, user, number: str) -> list[Customer]:
