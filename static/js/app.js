@@ -15,3 +15,13 @@ document.addEventListener("submit", function (event) {
   const message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }
 });
+
+// Switching language stays on the page as it is now, search and filters included (htmx may have
+// changed the address since the page loaded).
+document.addEventListener("change", function (event) {
+  const form = event.target.closest(".js-language-form");
+  if (!form || event.target.name !== "language") { return; }
+  const next = form.querySelector("[name=next]");
+  if (next) { next.value = window.location.pathname + window.location.search; }
+  form.submit();
+});
