@@ -11,5 +11,5 @@ class CrmConfig(AppConfig):
 
         from .models import Team, User
 
-        auditlog.register(User, exclude_fields=["password", "last_login"])
+        auditlog.register(User, exclude_fields=["password", "last_login"], m2m_fields={"groups"})
         auditlog.register(Team)
