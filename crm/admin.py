@@ -22,7 +22,16 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(AccessLog)
 class AccessLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "user", "action", "content_type", "object_id", "field", "count", "ip_address"]
+    list_display = [
+        "created_at",
+        "user",
+        "action",
+        "content_type",
+        "object_id",
+        "field",
+        "count",
+        "ip_address",
+    ]
     list_filter = ["action"]
 
     def has_add_permission(self, request):
