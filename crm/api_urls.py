@@ -1,10 +1,16 @@
 """Version 1 of the REST API; each app adds its routes here."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from callcenter.api import CallDetailView, CtiEventView
 from customers.api import CustomerViewSet
 
 router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="customer")
 
-urlpatterns = [*router.urls]
+urlpatterns = [
+    path("cti/events/", CtiEventView.as_view(), name="cti-events"),
+    path("calls/<str:call_id>/", CallDetailView.as_view(), name="call-detail"),
+    *router.urls,
+]

@@ -148,6 +148,8 @@ USE_TZ = True
 
 # Phone numbers without a country code are read in this region.
 PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="TW")
+# The CTI event API's shared secret (X-CRM-Signature); unset means the API refuses every event.
+CTI_SHARED_SECRET = env("CTI_SHARED_SECRET", default="")
 # Behind a reverse proxy that appends the client address to X-Forwarded-For.
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 # Whether sales reps also see every customer of their own team (managers always do).

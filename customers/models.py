@@ -204,6 +204,7 @@ class Interaction(models.Model):
         UNFOLLOW = "unfollow", _("Unfollowed")
         POSTBACK = "postback", _("Campaign response")
         TICKET = "ticket", _("Ticket")
+        TASK = "task", _("Follow-up task")
         DEAL = "deal", _("Deal")
         QUOTE = "quote", _("Quote")
         ORDER = "order", _("Order")

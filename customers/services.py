@@ -43,6 +43,15 @@ def record_interaction(
     )
 
 
+def interaction_revise(*, interaction: Interaction, summary: str | None = None, data: dict | None = None) -> None:
+    """Correct an entry its source object has changed since (e.g. a call whose late events arrived)."""
+    if summary is not None:
+        interaction.summary = summary[:500]
+    if data is not None:
+        interaction.data = data
+    interaction.save(update_fields=["summary", "data"])
+
+
 @dataclass
 class ContactInput:
     """Contact values as typed; each is validated and normalised before anything is written."""

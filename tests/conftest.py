@@ -1,4 +1,6 @@
 import pytest
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython
 from django.test import Client
 
 from crm import roles
@@ -67,3 +69,21 @@ def customer(rep):
     return CustomerFactory(
         name="王小明", owner=rep, phones=["0912-345-678"], emails=["wang@example.com"], tags=["VIP"]
     )
+
+
+# Data migrations whose rows (roles, dispositions) the tests rely on.
+SEED_MIGRATIONS = [("crm", "0002_roles"), ("callcenter", "0002_roles_and_dispositions")]
+
+
+@pytest.fixture
+def seed_data(transactional_db):
+    """Put back what the data migrations created: a transactional test's flush removes it.
+
+    pytest-django runs transactional tests after all the others, so only they need this.
+    """
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for app_label, name in SEED_MIGRATIONS:
+        state = loader.project_state((app_label, name))
+        for operation in loader.get_migration(app_label, name).operations:
+            if isinstance(operation, RunPython):
+                operation.code(state.apps, None)

@@ -16,6 +16,7 @@ KIND_ICONS = {
     "unfollow": "person-dash",
     "postback": "hand-index",
     "ticket": "life-preserver",
+    "task": "check2-square",
     "deal": "briefcase",
     "quote": "file-earmark-text",
     "order": "bag",
@@ -38,6 +39,11 @@ def masked(contact_point):
     if contact_point.kind == ContactPoint.Kind.EMAIL:
         return mask_email(contact_point.normalised)
     return contact_point.value
+
+
+@register.filter
+def mask_number(e164):
+    return mask_phone(e164)
 
 
 @register.simple_tag

@@ -25,3 +25,11 @@ document.addEventListener("change", function (event) {
   if (next) { next.value = window.location.pathname + window.location.search; }
   form.submit();
 });
+
+// The caller card's close button empties the pop; a new call fills it again.
+document.addEventListener("click", function (event) {
+  if (event.target.closest("[data-dismiss-call]")) {
+    const pop = document.getElementById("call-pop");
+    if (pop) { pop.innerHTML = ""; }
+  }
+});

@@ -1,13 +1,11 @@
 """Real-browser fixtures: Debian's Chromium driven by Playwright against pytest-django's live server."""
 
-import importlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 from django.db import connections
-from django.db.migrations.loader import MigrationLoader
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
@@ -51,15 +49,12 @@ def browser():
 
 
 @pytest.fixture(autouse=True)
-def roles(transactional_db):
-    """Re-create the roles exactly as their data migration does: live-server tests flush the database.
+def roles(seed_data):
+    """Live-server tests flush the database; put the roles and other seeded rows back first.
 
-    serialized_rollback cannot bring them back: while Playwright's loop runs, Django's connections
-    are not the ones that hold the serialized contents.
+    serialized_rollback cannot do it: while Playwright's loop runs, Django's connections are not the
+    ones that hold the serialized contents.
     """
-    migration = importlib.import_module("crm.migrations.0002_roles")
-    state = MigrationLoader(None, ignore_no_migrations=True).project_state(("crm", "0002_roles"))
-    migration.create_roles(state.apps, schema_editor=None)
 
 
 @pytest.fixture
