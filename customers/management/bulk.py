@@ -83,6 +83,7 @@ class Totals:
     interactions: int = 0
     seconds: float = 0.0
     rebuilt_indexes: list[str] = field(default_factory=list)
+    finishing_seconds: float = 0.0  # rebuilding dropped indexes and ANALYZE
 
 
 def generated_count() -> int:
@@ -207,7 +208,9 @@ def load_customers(
             totals.seconds = time.monotonic() - started
             progress(totals)
     finally:
+        finishing = time.monotonic()
         writer.finish(rebuild)
+        totals.finishing_seconds = time.monotonic() - finishing
     totals.seconds = time.monotonic() - started
     return totals
 

@@ -10,6 +10,7 @@ from crm.models import Team, User
 from customers import selectors, services
 from customers.models import Consent, ContactPoint, Customer, Interaction, SocialIdentity, Tag
 from customers.normalise import phone_normalise
+from customers.permissions import customers_visible_to
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +123,29 @@ def test_bulk_path_adds_customers_the_normal_pages_show(login):
         assert lookup["Location"] == reverse("customers:detail", args=[person.pk])
     else:
         assert person.name in lookup.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("username", "probed"),
+    [("admin", None), ("rep", None), ("rep", 50)],
+    ids=["admin", "rep-sorting-matches", "rep-walking-by-date"],
+)
+def test_short_name_searches_on_seeded_data_find_exactly_what_like_finds(monkeypatch, username, probed):
+    # given the demo and a few hundred generated customers
+    seed("--customers", "300")
+    if probed:
+        monkeypatch.setattr(selectors, "PROBED_CUSTOMERS", probed)
+    user = User.objects.get(username=username)
+
+    for q in ["王", "陳", "张", "小明", "雅婷", "婷瑋", "Li", "a", "科技", "Chen"]:
+        # when the rep or admin searches by one, two or more characters of a name
+        found = [customer.pk for customer in selectors.customer_list(user=user, q=q)]
+
+        # then the list is what a plain case-insensitive LIKE gives, newest first
+        expected = list(
+            customers_visible_to(user)
+            .filter(name__icontains=q)
+            .order_by("-created_at", "-id")
+            .values_list("pk", flat=True)
+        )
+        assert found == expected, q

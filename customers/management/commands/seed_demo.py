@@ -71,7 +71,10 @@ class Command(BaseCommand):
             progress=self._progress(missing),
         )
         if totals.rebuilt_indexes:
-            self.stdout.write(f"  rebuilt {len(totals.rebuilt_indexes)} GIN indexes and analysed the tables")
+            self.stdout.write(
+                f"  rebuilt {len(totals.rebuilt_indexes)} GIN indexes and analysed the tables"
+                f" in {totals.finishing_seconds:,.1f} s"
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Generated {totals.customers:,} customers, {totals.contact_points:,} contact points, "
