@@ -9,4 +9,5 @@ urlpatterns = [
     path("calls/<int:pk>/customer/", views.set_customer, name="set-customer"),
     path("presence/", views.presence, name="presence"),
     path("agents/", views.agents, name="agents"),
+    path("dial/", views.dial, name="dial"),
 ]

@@ -1,17 +1,20 @@
 from asgiref.sync import sync_to_async
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import pubsub, roles
 from crm.sse import event_stream, sse_response
+from customers.models import ContactPoint
 from customers.permissions import customers_visible_to
 
-from . import selectors, services
+from . import dialer, selectors, services
 from .cards import card_html
 from .models import AgentStatus, Call, Disposition
 from .permissions import calls_visible_to
@@ -107,3 +110,47 @@ def agents(request):
         "callcenter/agents.html",
         {"rows": rows, "now": timezone.now(), "statuses": AgentStatus.Status.choices},
     )
+
+
+@login_required
+@require_POST
+def dial(request):
+    """Click-to-call. The button posts the contact's id, never its number, so masked numbers stay masked."""
+    if not request.user.has_perm("callcenter.change_call"):
+        raise PermissionDenied
+    contact_id, customer_id = _posted_id(request, "contact"), _posted_id(request, "customer")
+    if contact_id is None:
+        return _dial_answer(request, customer_id, error=_("Choose a phone number to call."))
+    try:
+        contact = dialer.contact_dial(user=request.user, contact_id=contact_id, customer_id=customer_id)
+    except ContactPoint.DoesNotExist as exc:
+        raise Http404(_("No such phone number, or you do not have access to this customer.")) from exc
+    except (ValidationError, dialer.DialError) as exc:
+        return _dial_answer(request, customer_id, error=" ".join(exc.messages))
+    return _dial_answer(request, contact.customer_id, message=_("Calling… pick up your phone when it rings."))
+
+
+def _posted_id(request, name):
+    try:
+        value = int(request.POST.get(name, ""))
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
+def _dial_answer(request, customer_id, *, message="", error=""):
+    """A line next to the number for htmx; without JavaScript, back to the customer with a message."""
+    if request.htmx:
+        return HttpResponse(
+            format_html(
+                '<span class="small text-{}" role="{}" data-testid="dial-status">{}</span>',
+                "danger" if error else "success",
+                "alert" if error else "status",
+                error or message,
+            )
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, message)
+    return redirect("customers:detail", customer_id) if customer_id else redirect("customers:list")

@@ -150,6 +150,28 @@ USE_TZ = True
 PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="TW")
 # The CTI event API's shared secret (X-CRM-Signature); unset means the API refuses every event.
 CTI_SHARED_SECRET = env("CTI_SHARED_SECRET", default="")
+# Click-to-call goes through "generic" (a signed webhook to CTI_ORIGINATE_URL) or "asterisk" (AMI Originate).
+CTI_DIALER = env("CTI_DIALER", default="generic")
+# Where the generic dialler POSTs originate requests, signed like the CTI event API.
+CTI_ORIGINATE_URL = env("CTI_ORIGINATE_URL", default="")
+# Asterisk Manager Interface: used by `manage.py cti_asterisk` and by the "asterisk" dialler.
+CTI_ASTERISK_HOST = env("CTI_ASTERISK_HOST", default="127.0.0.1")
+CTI_ASTERISK_PORT = env.int("CTI_ASTERISK_PORT", default=5038)
+CTI_ASTERISK_USERNAME = env("CTI_ASTERISK_USERNAME", default="")
+CTI_ASTERISK_SECRET = env("CTI_ASTERISK_SECRET", default="")
+# Dialplan contexts where calls from the outside (trunks) start: those calls are inbound.
+CTI_ASTERISK_INBOUND_CONTEXTS = env.list(
+    "CTI_ASTERISK_INBOUND_CONTEXTS", default=["from-trunk", "from-pstn", "from-external"]
+)
+# A channel whose peer name matches this (PJSIP/101-0000002a -> "101") is an agent's phone.
+CTI_ASTERISK_EXTENSION_PATTERN = env("CTI_ASTERISK_EXTENSION_PATTERN", default=r"\d{2,6}")
+# Click-to-call rings the agent's phone on this channel, then dials the number in this context.
+CTI_ASTERISK_CHANNEL_TEMPLATE = env("CTI_ASTERISK_CHANNEL_TEMPLATE", default="PJSIP/{extension}")
+CTI_ASTERISK_CONTEXT = env("CTI_ASTERISK_CONTEXT", default="from-internal")
+# How the number is dialled: "national" (0912345678 for numbers of PHONENUMBER_DEFAULT_REGION, others
+# with CTI_ASTERISK_INTERNATIONAL_PREFIX instead of "+") or "e164" (+886912345678).
+CTI_ASTERISK_DIAL_FORMAT = env("CTI_ASTERISK_DIAL_FORMAT", default="national")
+CTI_ASTERISK_INTERNATIONAL_PREFIX = env("CTI_ASTERISK_INTERNATIONAL_PREFIX", default="+")
 # Behind a reverse proxy that appends the client address to X-Forwarded-For.
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 # Whether sales reps also see every customer of their own team (managers always do).

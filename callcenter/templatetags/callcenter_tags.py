@@ -1,5 +1,6 @@
 from django import template
 
+from ..dialer import can_dial
 from ..models import AgentStatus
 
 register = template.Library()
@@ -13,3 +14,9 @@ def agent_presence(user):
         "current": status.status if status else AgentStatus.Status.OFFLINE,
         "choices": AgentStatus.Status.choices,
     }
+
+
+@register.simple_tag
+def can_click_to_call(user) -> bool:
+    """Whether to show call buttons next to phone numbers: the user handles calls and has a phone."""
+    return can_dial(user)
