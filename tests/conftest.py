@@ -72,7 +72,11 @@ def customer(rep):
 
 
 # Data migrations whose rows (roles, dispositions) the tests rely on.
-SEED_MIGRATIONS = [("crm", "0002_roles"), ("callcenter", "0002_roles_and_dispositions")]
+SEED_MIGRATIONS = [
+    ("crm", "0002_roles"),
+    ("callcenter", "0002_roles_and_dispositions"),
+    ("sales", "0002_roles_and_defaults"),
+]
 
 
 @pytest.fixture

@@ -33,3 +33,62 @@ document.addEventListener("click", function (event) {
     if (pop) { pop.innerHTML = ""; }
   }
 });
+
+// Sales board: drag a card to another column (SortableJS, when loaded) to move the deal. The server
+// checks the card's version so a stale board never overwrites someone else's change; its answer puts
+// the card where it really is and refreshes the column totals. The card's "Move…" menu does the same
+// from the keyboard, and works without JavaScript.
+(function () {
+  function initBoard(root) {
+    if (!window.Sortable) { return; }
+    root.querySelectorAll(".board-cards").forEach(function (list) {
+      if (list.dataset.sortable || !list.closest(".board")) { return; }
+      list.dataset.sortable = "1";
+      window.Sortable.create(list, {
+        group: "deals",
+        draggable: ".deal-card",
+        filter: "details, button, a, input, select, textarea, form",
+        preventOnFilter: false,
+        forceFallback: true,
+        fallbackTolerance: 4,
+        animation: 120,
+        onEnd: function (event) {
+          if (event.from === event.to) { return; }
+          const card = event.item;
+          htmx.ajax("POST", card.dataset.moveUrl, {
+            source: card,
+            swap: "none",
+            values: { stage: event.to.dataset.stage, version: card.dataset.version },
+          });
+        },
+      });
+    });
+  }
+  if (window.htmx) { htmx.onLoad(initBoard); }
+  // A conflict (409) or a refused move (400) still carries the card as it is and a message: show them.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const status = event.detail.xhr.status;
+    if ((status === 409 || status === 400) && event.detail.elt.closest && event.detail.elt.closest(".board, .deal-card, #board")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+  // A move made from the card's menu closes the menu.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const menu = event.detail.elt.closest && event.detail.elt.closest(".deal-move-menu");
+    if (menu) { menu.open = false; }
+  });
+  // Reminders arrive as toasts over the live connection; they close by themselves after a while.
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.detail.type !== "notify") { return; }
+    const area = document.getElementById("notifications");
+    if (!area) { return; }
+    area.querySelectorAll(".app-notification").forEach(function (toast, index) {
+      if (index >= 5) { toast.remove(); }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    const close = event.target.closest(".app-notification [data-bs-dismiss=toast]");
+    if (close) { close.closest(".app-notification").remove(); }
+  });
+})();

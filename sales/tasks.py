@@ -1,0 +1,11 @@
+"""Celery tasks of the sales app: thin wrappers around sales.services."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="sales.send_due_reminders", soft_time_limit=240, time_limit=300, ignore_result=True)
+def send_due_reminders(**kwargs) -> int:
+    """Run by beat every minute: remind assignees of the follow-ups now due (each reminder once)."""
+    return services.reminders_send_due()
