@@ -5,10 +5,12 @@ from rest_framework.routers import DefaultRouter
 
 from callcenter.api import CallDetailView, CtiEventView
 from customers.api import CustomerViewSet
+from tickets.api import TicketViewSet
 from sales.api import DealViewSet, TaskViewSet
 
 router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("tickets", TicketViewSet, basename="ticket")
 router.register("deals", DealViewSet, basename="deal")
 router.register("tasks", TaskViewSet, basename="task")
 

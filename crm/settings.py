@@ -120,6 +120,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {}
+# Tickets: SLA warnings, breaches and escalations every minute.
+CELERY_BEAT_SCHEDULE["tickets-sla-sweep"] = {"task": "tickets.sla_sweep", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["sales-send-due-reminders"] = {"task": "sales.send_due_reminders", "schedule": 60.0}
 
 EMAIL_BACKEND = env(
@@ -177,6 +179,10 @@ CTI_ASTERISK_INTERNATIONAL_PREFIX = env("CTI_ASTERISK_INTERNATIONAL_PREFIX", def
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 # Whether sales reps also see every customer of their own team (managers always do).
 CUSTOMERS_REPS_SEE_TEAM = env.bool("CUSTOMERS_REPS_SEE_TEAM", default=False)
+# Ticket attachments: the largest file accepted, in bytes.
+TICKETS_ATTACHMENT_MAX_BYTES = env.int("TICKETS_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# The CRM's address as users reach it, for links in ticket e-mails sent by workers (no request there).
+TICKETS_SITE_URL = env("TICKETS_SITE_URL", default="")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -34,6 +34,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("manage/", include("crm.manage_urls")),
     path("callcenter/", include("callcenter.urls")),
+    path("tickets/", include("tickets.urls")),
     path("sales/", include("sales.urls")),
     path("api/v1/", include("crm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -76,6 +76,7 @@ SEED_MIGRATIONS = [
     ("crm", "0002_roles"),
     ("callcenter", "0002_roles_and_dispositions"),
     ("sales", "0002_roles_and_defaults"),
+    ("tickets", "0002_roles_and_defaults"),
 ]
 
 
