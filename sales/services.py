@@ -210,11 +210,10 @@ def settings_currency() -> str:
 
 
 def _lock(deal: Deal, expected_version: int | None) -> Deal:
-    current = (
-        Deal.objects.select_for_update(of=("self",))
-        .select_related("customer", "stage", "owner", "pipeline")
-        .get(pk=deal.pk)
-    )
+    # Lock the row alone, then read it with its relations: a locking query with joins would lose the
+    # row when a concurrent move changed its stage (PostgreSQL rechecks the join against the old stage).
+    Deal.objects.select_for_update().filter(pk=deal.pk).values_list("pk").get()
+    current = Deal.objects.select_related("customer", "stage", "owner", "pipeline").get(pk=deal.pk)
     if expected_version is not None and current.version != expected_version:
         raise DealConflict(current)
     return current
@@ -602,11 +601,8 @@ def task_complete(
     if outcome not in Task.Outcome.values:
         raise ValidationError({"outcome": _("Choose done or no answer.")})
     now = now or timezone.now()
-    task = (
-        Task.objects.select_for_update(of=("self",))
-        .select_related("customer", "deal", "cadence", "assignee")
-        .get(pk=task.pk)
-    )
+    Task.objects.select_for_update().filter(pk=task.pk).values_list("pk").get()
+    task = Task.objects.select_related("customer", "deal", "cadence", "assignee").get(pk=task.pk)
     if task.done_at is not None:
         return Completion(task=task, next_task=getattr(task, "next_task", None), already_done=True)
     task.done_at = now
