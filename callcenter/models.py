@@ -137,3 +137,110 @@ class AgentStatus(models.Model):
 
     def __str__(self):
         return f"{self.user}: {self.status}"
+
+
+class CallList(models.Model):
+    """Customers a manager wants called, built from a customer search and worked through by agents."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    name = models.CharField(_("name"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        "crm.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="call_lists",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    filters = models.JSONField(_("search used"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("call list")
+        verbose_name_plural = _("call lists")
+        indexes = [models.Index(fields=["team", "status", "-created_at"], name="calllist_team_status_idx")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_open(self):
+        return self.status == self.Status.OPEN
+
+
+class CallListEntry(models.Model):
+    """One customer to call on a list: who calls them, and how it went."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("To call")
+        IN_PROGRESS = "in_progress", _("Calling")
+        DONE = "done", _("Done")
+        SKIPPED = "skipped", _("Skipped")
+
+    call_list = models.ForeignKey(
+        CallList, verbose_name=_("call list"), on_delete=models.CASCADE, related_name="entries"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="call_list_entries",
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="call_list_entries",
+    )
+    position = models.PositiveIntegerField(_("position"))
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.PENDING)
+    disposition = models.ForeignKey(
+        Disposition, verbose_name=_("disposition"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    note = models.TextField(_("note"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("done by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("call list entry")
+        verbose_name_plural = _("call list entries")
+        constraints = [
+            models.UniqueConstraint(fields=["call_list", "customer"], name="calllistentry_unique_customer")
+        ]
+        indexes = [
+            models.Index(
+                fields=["call_list", "assigned_to", "state", "position"], name="calllistentry_work_idx"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.call_list_id} #{self.position}"
+
+    @property
+    def is_finished(self):
+        return self.state in (self.State.DONE, self.State.SKIPPED)

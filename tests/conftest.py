@@ -75,6 +75,7 @@ def customer(rep):
 SEED_MIGRATIONS = [
     ("crm", "0002_roles"),
     ("callcenter", "0002_roles_and_dispositions"),
+    ("callcenter", "0004_call_list_roles"),
     ("sales", "0002_roles_and_defaults"),
     ("tickets", "0002_roles_and_defaults"),
 ]
