@@ -52,7 +52,9 @@ def policy(taiwan_calendar):
     """One policy for every ticket: first response in 2 business hours, resolution in one business day."""
     SlaPolicy.objects.update(active=False)
     EscalationRule.objects.all().delete()
-    return SlaPolicyFactory(name="Standard", first_response_minutes=120, resolution_minutes=540, warning_minutes=30)
+    return SlaPolicyFactory(
+        name="Standard", first_response_minutes=120, resolution_minutes=540, warning_minutes=30
+    )
 
 
 @pytest.fixture

@@ -103,10 +103,14 @@ def test_solving_in_time_meets_the_sla(clock, policy, customer, rep):
     assert ticket.sla_state == Ticket.SlaState.MET
 
 
-def test_the_most_specific_policy_wins_and_a_priority_change_moves_the_deadlines(clock, policy, customer, rep):
+def test_the_most_specific_policy_wins_and_a_priority_change_moves_the_deadlines(
+    clock, policy, customer, rep
+):
     billing = CategoryFactory(name="Billing")
     refund = CategoryFactory(name="Refund", parent=billing)
-    SlaPolicyFactory(name="Urgent", priority=Priority.URGENT, first_response_minutes=30, resolution_minutes=240)
+    SlaPolicyFactory(
+        name="Urgent", priority=Priority.URGENT, first_response_minutes=30, resolution_minutes=240
+    )
     billing_policy = SlaPolicyFactory(name="Billing", category=billing, first_response_minutes=60)
     clock.set(taipei(2026, 11, 23, 9, 0))
 

@@ -21,7 +21,9 @@ def office(holidays=()):
 
 
 def test_friday_1730_plus_two_business_hours_lands_monday_1030():
-    assert sla.add_business_time(taipei(2026, 11, 20, 17, 30), 2 * HOUR, office()) == taipei(2026, 11, 23, 10, 30)
+    assert sla.add_business_time(taipei(2026, 11, 20, 17, 30), 2 * HOUR, office()) == taipei(
+        2026, 11, 23, 10, 30
+    )
 
 
 def test_a_deadline_that_uses_up_the_day_lands_on_closing_time_not_next_morning():
@@ -48,9 +50,16 @@ def test_lunar_new_year_week_is_skipped():
 
 def test_business_seconds_between_counts_only_working_time():
     schedule = office(MID_AUTUMN_2026)
-    assert sla.business_seconds_between(taipei(2026, 11, 20, 17, 0), taipei(2026, 11, 23, 10, 0), schedule) == 2 * HOUR
-    assert sla.business_seconds_between(taipei(2026, 9, 24, 17, 0), taipei(2026, 9, 29, 9, 30), schedule) == 5400
-    assert sla.business_seconds_between(taipei(2026, 11, 23, 12, 0), taipei(2026, 11, 23, 11, 0), schedule) == 0
+    assert (
+        sla.business_seconds_between(taipei(2026, 11, 20, 17, 0), taipei(2026, 11, 23, 10, 0), schedule)
+        == 2 * HOUR
+    )
+    assert (
+        sla.business_seconds_between(taipei(2026, 9, 24, 17, 0), taipei(2026, 9, 29, 9, 30), schedule) == 5400
+    )
+    assert (
+        sla.business_seconds_between(taipei(2026, 11, 23, 12, 0), taipei(2026, 11, 23, 11, 0), schedule) == 0
+    )
 
 
 def test_times_in_other_zones_mean_the_same_instants():
@@ -65,7 +74,9 @@ def test_split_shifts_and_round_the_clock_days():
         hours={"1": [["09:00", "12:00"], ["13:00", "18:00"]], "6": [["00:00", "24:00"]]},
     )
     assert sla.add_business_time(taipei(2026, 11, 23, 11, 30), HOUR, schedule) == taipei(2026, 11, 23, 13, 30)
-    assert sla.add_business_time(taipei(2026, 11, 28, 23, 0), 2 * HOUR, schedule) == taipei(2026, 11, 30, 10, 0)
+    assert sla.add_business_time(taipei(2026, 11, 28, 23, 0), 2 * HOUR, schedule) == taipei(
+        2026, 11, 30, 10, 0
+    )
 
 
 def test_taipei_keeps_no_daylight_saving_so_every_working_day_of_2026_counts_nine_hours():
@@ -85,7 +96,9 @@ def test_taipei_keeps_no_daylight_saving_so_every_working_day_of_2026_counts_nin
     year = sla.business_seconds_between(taipei(2026, 1, 1), taipei(2027, 1, 1), office(holidays))
     assert year == (261 - 16) * 9 * HOUR  # 261 weekdays, 16 of them holidays
     # Midnight to midnight is 24 hours on every day of the year in Asia/Taipei.
-    schedule = sla.Schedule.from_config(time_zone="Asia/Taipei", hours={str(d): [["00:00", "24:00"]] for d in range(1, 8)})
+    schedule = sla.Schedule.from_config(
+        time_zone="Asia/Taipei", hours={str(d): [["00:00", "24:00"]] for d in range(1, 8)}
+    )
     assert sla.business_seconds_between(taipei(2026, 1, 1), taipei(2027, 1, 1), schedule) == 365 * 24 * HOUR
 
 
