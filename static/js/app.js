@@ -92,3 +92,41 @@ document.addEventListener("click", function (event) {
     if (close) { close.closest(".app-notification").remove(); }
   });
 })();
+
+// SLA countdowns: the server renders the time left; this keeps it current without asking the server.
+(function () {
+  function units() {
+    const node = document.getElementById("sla-units");
+    try { return node ? JSON.parse(node.textContent) : null; } catch (error) { return null; }
+  }
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)(02)?d/g, function (match, name, pad) {
+      const value = String(values[name]);
+      return pad ? value.padStart(2, "0") : value;
+    });
+  }
+  function text(seconds, formats) {
+    const left = Math.abs(seconds);
+    const days = Math.floor(left / 86400);
+    const hours = Math.floor((left % 86400) / 3600);
+    const minutes = Math.floor((left % 3600) / 60);
+    const shown = days ? format(formats.d, { days: days, hours: hours })
+      : hours ? format(formats.h, { hours: hours, minutes: minutes })
+      : format(formats.m, { minutes: minutes });
+    return seconds < 0 ? "\u2212" + shown : shown;
+  }
+  function tick() {
+    const formats = units();
+    if (!formats) { return; }
+    document.querySelectorAll("time.sla-countdown[datetime]").forEach(function (element) {
+      const due = Date.parse(element.getAttribute("datetime"));
+      if (isNaN(due)) { return; }
+      const seconds = Math.floor((due - Date.now()) / 1000);
+      element.textContent = text(seconds, formats);
+      const badge = element.closest(".sla-badge");
+      if (badge) { badge.classList.toggle("sla-overdue", seconds <= 0); }
+    });
+  }
+  setInterval(tick, 30000);
+  document.addEventListener("htmx:afterSwap", tick);
+})();
