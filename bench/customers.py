@@ -70,10 +70,12 @@ def main() -> int:
 
     settings.ROOT_URLCONF = "bench.urls"
     prepare(args)
+    print(f"Load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     scenarios = build_scenarios(args)
     if args.only:
         scenarios = scenarios[:1] + [s for s in scenarios[1:] if args.only in s.name]
     run(scenarios, args)
+    print(f"Load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     report(scenarios)
     if args.explain:
         explain(scenarios)
@@ -276,15 +278,18 @@ def build_scenarios(args) -> list[Scenario]:
 
 
 def run(scenarios: list[Scenario], args) -> None:
+    """Warm every scenario up, then time them in turns, one request each per round, so that
+    whatever else the machine is doing weighs on all of them alike."""
     for scenario in scenarios:
-        urls = scenario.urls
         for i in range(args.warmup):
-            response = scenario.client.get(urls[i % len(urls)], **scenario.headers)
+            url = scenario.urls[i % len(scenario.urls)]
+            response = scenario.client.get(url, **scenario.headers)
             if response.status_code not in (200, 302):
-                raise SystemExit(f"{scenario.name}: {urls[i % len(urls)]} answered {response.status_code}")
-        gc.collect()
-        for i in range(args.iterations):
-            url = urls[i % len(urls)]
+                raise SystemExit(f"{scenario.name}: {url} answered {response.status_code}")
+    gc.collect()
+    for i in range(args.iterations):
+        for scenario in scenarios:
+            url = scenario.urls[i % len(scenario.urls)]
             started = time.perf_counter()
             scenario.client.get(url, **scenario.headers)
             scenario.timings.append((time.perf_counter() - started) * 1000)

@@ -72,7 +72,7 @@ class Command(BaseCommand):
         )
         if totals.rebuilt_indexes:
             self.stdout.write(
-                f"  rebuilt {len(totals.rebuilt_indexes)} GIN indexes and analysed the tables"
+                f"  rebuilt {len(totals.rebuilt_indexes)} GIN indexes and vacuumed the tables"
                 f" in {totals.finishing_seconds:,.1f} s"
             )
         self.stdout.write(
