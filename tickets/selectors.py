@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from crm import roles
+from crm.pagination import Page, paginate
 from customers.permissions import customers_visible_to
 
 from . import sla
@@ -120,11 +121,21 @@ def ticket_queue(
         else:
             queryset = queryset.filter(subject__icontains=q)
     default_sort = "newest" if tab == TAB_ALL else "due"
-    return with_queue_relations(queryset.order_by(*SORTS.get(sort or default_sort, SORTS[default_sort])))
+    return queryset.order_by(*SORTS.get(sort or default_sort, SORTS[default_sort]))
 
 
 def with_queue_relations(queryset: QuerySet) -> QuerySet:
     return queryset.select_related("customer", "assignee", "team", "category").prefetch_related("tags")
+
+
+def queue_page(queryset: QuerySet, page_param, per_page: int = 25) -> Page:
+    """One page of a queue in two steps: the page's ids from the ticket table alone (filters, row access
+    and order), then those rows with what a queue row shows. Joined in one query, PostgreSQL joins every
+    matching ticket before sorting (thousands in a team queue) instead of the 26 it keeps. Three queries."""
+    page = paginate(queryset.values_list("pk", flat=True), page_param, per_page)
+    rows = {ticket.pk: ticket for ticket in with_queue_relations(Ticket.objects.filter(pk__in=page.items))}
+    page.items = [rows[pk] for pk in page.items if pk in rows]
+    return page
 
 
 def ticket_detail(*, user, pk: int) -> Ticket:

@@ -18,7 +18,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.pagination import paginate
 from customers.models import Customer, Interaction
 from customers.permissions import customers_visible_to
 
@@ -104,7 +103,7 @@ def queue(request):
         customer=filters.get("customer"),
         sort=filters.get("sort", ""),
     )
-    page = paginate(queryset, request.GET.get("page"))
+    page = selectors.queue_page(queryset, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     query_without_tab = query.copy()
