@@ -311,9 +311,10 @@ def load_tickets(count: int, *, start_number: int, people: dict, customer_ids: l
                         resolution_due = now + dt.timedelta(minutes=rng.randrange(1, 30))
                     else:
                         resolution_due = now - dt.timedelta(minutes=rng.randrange(1, 30 * 24 * 60))
+                    next_due = resolution_due
                     if status == "pending":
                         state, paused_at = "paused", now - dt.timedelta(hours=rng.randrange(1, 72))
-                    next_due = resolution_due
+                        next_due = None
                     check_at = (
                         None if state in ("paused", "breached") else resolution_due - dt.timedelta(minutes=30)
                     )

@@ -337,7 +337,7 @@ class BusinessCalendarForm(forms.ModelForm):
                 required=False,
                 max_length=100,
                 initial=", ".join(f"{a}-{b}" for a, b in hours.get(str(day), [])),
-                widget=forms.TextInput(attrs={"placeholder": "09:00-18:00"}),
+                widget=forms.TextInput(attrs={"placeholder": _("day off")}),
             )
 
     def clean_time_zone(self):

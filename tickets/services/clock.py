@@ -102,10 +102,11 @@ def sla_refresh(ticket: Ticket, *, now: dt.datetime) -> None:
         ticket.sla_state = Ticket.SlaState.BREACHED if late else Ticket.SlaState.MET
         ticket.sla_due = ticket.sla_check_at = None
         return
-    ticket.sla_due = min((due for _target, _warn, due in targets), default=None)
     if ticket.sla_paused_at is not None:
-        ticket.sla_state, ticket.sla_check_at = Ticket.SlaState.PAUSED, None
+        # No deadline runs while the clock is stopped, so paused tickets sort after those that are due.
+        ticket.sla_state, ticket.sla_due, ticket.sla_check_at = Ticket.SlaState.PAUSED, None, None
         return
+    ticket.sla_due = min((due for _target, _warn, due in targets), default=None)
     if late:
         ticket.sla_state = Ticket.SlaState.BREACHED
     elif any(warn_at <= now for _target, warn_at, _due in targets):
