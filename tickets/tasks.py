@@ -3,12 +3,12 @@
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import send_mail, send_mass_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from .models import Escalation
+from .models import Escalation, Ticket
 from .services import sla_sweep
 
 
@@ -17,6 +17,33 @@ def sla_sweep_task(**kwargs):
     """Idempotent (each warning, breach and escalation is recorded once), so a redelivery is harmless."""
     result = sla_sweep()
     return {"tickets": result.tickets, "warnings": result.warnings, "breaches": result.breaches}
+
+
+@shared_task(name="tickets.followers_notify", time_limit=60, soft_time_limit=50)
+def followers_notify(ticket_id=None, actor_id=None, event="", text="", status="", **kwargs):
+    """Tell the ticket's followers (except whoever did it) about a reply, a note or a status change."""
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    if ticket is None:
+        return
+    followers = ticket.followers.filter(is_active=True).exclude(pk=actor_id).exclude(email="")
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    url = getattr(settings, "TICKETS_SITE_URL", "").rstrip("/") + reverse("tickets:detail", args=[ticket.pk])
+    messages = []
+    for user in followers:
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            context = {
+                "ticket": ticket,
+                "actor": actor,
+                "event": event,
+                "text": text,
+                "status": Ticket.Status(status).label if status in Ticket.Status.values else status,
+                "url": url,
+            }
+            subject = render_to_string("tickets/email/follower_subject.txt", context).strip()
+            body = render_to_string("tickets/email/follower.txt", context)
+        messages.append((subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]))
+    if messages:
+        send_mass_mail(messages)
 
 
 @shared_task(name="tickets.escalations_notify", time_limit=120, soft_time_limit=100)

@@ -27,7 +27,7 @@ from .assignment import (
     check_can_assign,
 )
 from .clock import sla_apply, sla_pause, sla_refresh, sla_resume
-from .timeline import ticket_record
+from .timeline import followers_tell, ticket_record
 
 SUBJECT_MAX = 200
 BODY_MAX = 20000
@@ -352,7 +352,9 @@ def _check_version(ticket: Ticket, expected_version) -> None:
         )
 
 
-def _status_change(ticket: Ticket, status: str, *, actor, now, config, transitions) -> None:
+def _status_change(
+    ticket: Ticket, status: str, *, actor, now, config, transitions, notify: bool = True
+) -> None:
     if status not in Ticket.Status.values:
         raise ValidationError({"status": _("Choose a status from the list.")})
     if status == ticket.status:
@@ -390,6 +392,8 @@ def _status_change(ticket: Ticket, status: str, *, actor, now, config, transitio
         old=old,
         new=status,
     )
+    if notify:
+        followers_tell(ticket, actor=actor, event="status", status=status)
 
 
 @transaction.atomic
@@ -449,6 +453,7 @@ def ticket_reply(
         ticket=ticket, author=actor, body=body, internal=internal, created_at=now
     )
     _store_attachments(ticket, files, comment=comment, actor=actor)
+    followers_tell(ticket, actor=actor, event="note" if internal else "reply", text=body)
     config, transitions = None, None
     if not internal:
         if ticket.first_responded_at is None:
@@ -468,7 +473,10 @@ def ticket_reply(
                 status = Ticket.Status.OPEN
     if status and status != ticket.status:
         config, transitions = sla_config(), transitions or allowed_transitions()
-        _status_change(ticket, status, actor=actor, now=now, config=config, transitions=transitions)
+        # The followers already hear about the reply: one e-mail, not two.
+        _status_change(
+            ticket, status, actor=actor, now=now, config=config, transitions=transitions, notify=False
+        )
     ticket.updated_at = now
     ticket.version += 1
     ticket.save()

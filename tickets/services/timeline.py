@@ -11,6 +11,20 @@ def customer_of(ticket: Ticket) -> Customer:
     return ticket.customer if Ticket.customer.is_cached(ticket) else Customer(pk=ticket.customer_id)
 
 
+def followers_tell(ticket: Ticket, *, actor, event: str, text: str = "", status: str = "") -> None:
+    """After the write commits, e-mail the ticket's followers (tasks.followers_notify)."""
+    from django.db import transaction
+
+    from ..tasks import followers_notify
+
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    transaction.on_commit(
+        lambda: followers_notify.delay(
+            ticket_id=ticket.pk, actor_id=actor_id, event=event, text=text[:2000], status=status
+        )
+    )
+
+
 def ticket_record(
     ticket: Ticket, *, actor, summary: str, event: str, channel=Interaction.Channel.CRM, **data
 ):
