@@ -30,6 +30,7 @@ from .models import Deal, DealGroupObjectPermission, DealUserObjectPermission, P
 # Won and lost columns show the deals closed this recently, so the board does not grow forever.
 CLOSED_SHOWN_FOR = dt.timedelta(days=30)
 CARDS_PER_COLUMN = 50
+CLOSED_CARDS_PER_COLUMN = 20
 BOARD_ORDER = (F("expected_close_date").asc(nulls_last=True), F("id").desc())
 
 
@@ -189,17 +190,42 @@ def board_totals(*, user, pipeline, filters: DealFilters, now=None) -> dict[int,
     return totals
 
 
+# What a card shows: loading only this keeps a board of hundreds of cards light.
+CARD_FIELDS = (
+    "title",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "pipeline_id",
+    "stage_id",
+    "status",
+    "version",
+    "last_activity_at",
+    "lost_reason_id",
+    "customer__name",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
+)
+
+
 def board_cards(*, user, pipeline, filters: DealFilters, offset=0, limit=CARDS_PER_COLUMN, now=None) -> dict:
-    """Cards offset+1 … offset+limit (plus one, to know if there are more) of every column, in one query."""
+    """Cards offset+1 … offset+limit (plus one, to know if there are more) of every column, in two queries.
+
+    The first ranks the deals of each column by id only (no joins to sort through); the second loads
+    the few cards shown.
+    """
     ranked = (
         board_queryset(user=user, pipeline=pipeline, filters=filters, now=now)
-        .select_related("customer", "owner", "stage")
         .annotate(position=Window(RowNumber(), partition_by=[F("stage_id")], order_by=BOARD_ORDER))
         .filter(position__gt=offset, position__lte=offset + limit + 1)
-        .order_by("stage_id", "position")
+        .order_by()
+        .values_list("pk", "stage_id", "position")
     )
+    ranks = {pk: (stage_id, position) for pk, stage_id, position in ranked}
+    deals = Deal.objects.filter(pk__in=list(ranks)).select_related("customer", "owner").only(*CARD_FIELDS)
     cards: dict[int, list] = {}
-    for deal in ranked:
+    for deal in sorted(deals, key=lambda d: ranks[d.pk]):
         cards.setdefault(deal.stage_id, []).append(deal)
     return cards
 
@@ -211,18 +237,20 @@ def board(*, user, pipeline: Pipeline, filters: DealFilters, per_column=CARDS_PE
     totals = board_totals(user=user, pipeline=pipeline, filters=filters, now=now)
     columns, all_totals, all_weighted, count = [], {}, {}, 0
     for stage in stages:
-        deals = cards.get(stage.pk, [])
+        shown = min(per_column, CLOSED_CARDS_PER_COLUMN) if stage.is_closed else per_column
+        deals = cards.get(stage.pk, [])[: shown + 1]
         for deal in deals:
             deal.stage = stage
+            deal.rotting = deal.is_rotting(now)
         entry = totals.get(stage.pk, {"count": 0, "totals": {}, "weighted": {}})
         columns.append(
             Column(
                 stage=stage,
-                deals=deals[:per_column],
+                deals=deals[:shown],
                 count=entry["count"],
                 totals=entry["totals"],
                 weighted=entry["weighted"],
-                has_more=len(deals) > per_column,
+                has_more=len(deals) > shown,
             )
         )
         if not stage.is_closed:
@@ -244,6 +272,7 @@ def column_cards(
     ).get(stage.pk, [])
     for deal in deals:
         deal.stage = stage
+        deal.rotting = deal.is_rotting(now)
     return deals[:limit], len(deals) > limit
 
 

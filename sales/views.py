@@ -81,6 +81,24 @@ def _filters_from(form) -> selectors.DealFilters:
 
 # The board -------------------------------------------------------------------------------------
 
+_PK = 2_147_483_647
+CARD_LINKS = (
+    ("url", "sales:deal"),
+    ("move_url", "sales:deal-move"),
+    ("quick_edit_url", "sales:deal-quick-edit"),
+)
+
+
+def _cards(deals):
+    """Give each card its links, from one reverse() per kind of link: a board shows hundreds of cards."""
+    templates = [(attr, reverse(name, args=[_PK]).replace(str(_PK), "{}")) for attr, name in CARD_LINKS]
+    for deal in deals:
+        for attr, template in templates:
+            setattr(deal, attr, template.format(deal.pk))
+        if not hasattr(deal, "rotting"):
+            deal.rotting = deal.is_rotting()
+    return deals
+
 
 def _pipeline_or_default(pk):
     pipelines = list(selectors.pipelines_for_board())
@@ -112,8 +130,8 @@ def board(request, pk=None):
     }
     if pipeline is not None:
         context["board"] = selectors.board(user=request.user, pipeline=pipeline, filters=filters)
-        context["stages"] = [column.stage for column in context["board"].columns]
-        context["lost_reasons"] = list(services.LostReason.objects.filter(active=True))
+        for column in context["board"].columns:
+            _cards(column.deals)
     template = "sales/board.html"
     if request.htmx and request.htmx.target == "board":
         template += "#board"
@@ -137,6 +155,7 @@ def board_column(request, pk, stage_pk):
     deals, has_more = selectors.column_cards(
         user=request.user, pipeline=pipeline, stage=stage, filters=filters, offset=offset
     )
+    _cards(deals)
     query = request.GET.copy()
     query.pop("offset", None)
     return render(
@@ -149,8 +168,6 @@ def board_column(request, pk, stage_pk):
             "query": query.urlencode(),
             "now": timezone.now(),
             "can_move": request.user.has_perm("sales.change_deal"),
-            "stages": list(pipeline.stages.all()),
-            "lost_reasons": list(services.LostReason.objects.filter(active=True)),
         },
     )
 
@@ -158,6 +175,8 @@ def board_column(request, pk, stage_pk):
 def _board_update(request, deal: Deal, *, error: str = "", status: int = 200, moved_from=None):
     """What a card change sends back: the card in its column, fresh column totals, a status line."""
     deal = selectors.deal_detail(user=request.user, pk=deal.pk) if _still_visible(request, deal) else None
+    if deal is not None:
+        _cards([deal])
     pipeline = deal.pipeline if deal else None
     form = DealFilterForm(request.GET or None)
     filters = _filters_from(form)
@@ -169,8 +188,6 @@ def _board_update(request, deal: Deal, *, error: str = "", status: int = 200, mo
     }
     if pipeline is not None:
         context["columns"] = _column_heads(request, pipeline, filters)
-        context["stages"] = [column["stage"] for column in context["columns"]]
-        context["lost_reasons"] = list(services.LostReason.objects.filter(active=True))
         context["board_totals"] = _board_sums(context["columns"])
     response = render(request, "sales/board.html#card-update", context, status=status)
     return response
@@ -203,10 +220,24 @@ def _board_sums(columns):
 
 @login_required
 @permission_required("sales.change_deal", raise_exception=True)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def deal_move(request, pk):
-    """Drag and drop or the card's move menu: save the new stage unless the deal changed meanwhile."""
+    """Drag and drop or the card's move menu: save the new stage unless the deal changed meanwhile.
+
+    GET returns the card's move menu, loaded when it is first opened (the board stays light).
+    """
     deal = _visible_deal(request, pk)
+    if request.method == "GET":
+        return render(
+            request,
+            "sales/board.html#move-menu",
+            {
+                "deal": deal,
+                "stages": list(deal.pipeline.stages.all()),
+                "lost_reasons": list(services.LostReason.objects.filter(active=True)),
+                "next": _safe_next(request, reverse("sales:pipeline-board", args=[deal.pipeline_id])),
+            },
+        )
     form = MoveForm(request.POST)
     if not form.is_valid():
         error = _("Choose a stage to move the deal to.")
@@ -240,7 +271,7 @@ def deal_move(request, pk):
 @permission_required("sales.view_deal", raise_exception=True)
 @require_GET
 def deal_card(request, pk):
-    deal = _visible_deal(request, pk)
+    deal = _cards([_visible_deal(request, pk)])[0]
     return render(
         request,
         "sales/board.html#card",
@@ -248,8 +279,6 @@ def deal_card(request, pk):
             "deal": deal,
             "now": timezone.now(),
             "can_move": request.user.has_perm("sales.change_deal"),
-            "stages": list(deal.pipeline.stages.all()),
-            "lost_reasons": list(services.LostReason.objects.filter(active=True)),
         },
     )
 
@@ -389,7 +418,6 @@ def deal_detail(request, pk):
         "line_item_form": LineItemForm(),
         "tasks": selectors.deal_tasks(user=request.user, deal=deal),
         "timeline": selectors.deal_timeline(deal=deal),
-        "lost_reasons": list(services.LostReason.objects.filter(active=True)),
         "share_form": ShareForm() if request.user.has_perm("sales.share_deal") else None,
         "now": timezone.now(),
         "can_change": request.user.has_perm("sales.change_deal"),

@@ -76,7 +76,7 @@ document.addEventListener("click", function (event) {
   // A move made from the card's menu closes the menu.
   document.addEventListener("htmx:afterRequest", function (event) {
     const menu = event.detail.elt.closest && event.detail.elt.closest(".deal-move-menu");
-    if (menu) { menu.open = false; }
+    if (menu && event.detail.requestConfig && event.detail.requestConfig.verb === "post") { menu.open = false; }
   });
   // Reminders arrive as toasts over the live connection; they close by themselves after a while.
   document.addEventListener("htmx:sseMessage", function (event) {
