@@ -334,8 +334,7 @@ def _tag_names(rng, market, is_org, stage):
             names.append("微信好友")
     elif rng.random() < 0.35:
         names.append("LINE好友")
-    roll = rng.random()
-    if roll < 0.05:
+    if rng.random() < 0.05:
         names.append("VIP")
     if stage == "customer" and rng.random() < 0.3:
         names.append("回購客")
@@ -382,10 +381,9 @@ def _timeline_rows(rng, writer, customer_id, market, owner_id, staff, created_at
     return rows
 
 
-def extend_timeline(*, customer: Customer, count: int, market: str = d.TW, staff: Staff | None = None) -> int:
+def extend_timeline(*, customer: Customer, count: int, market: str = d.TW) -> int:
     """Give `customer` `count` more generated timeline entries over the last two years (for benchmarks)."""
     writer = writer_for_connection()
-    staff = staff or Staff(owners={}, agents={}, tags={})
     now = timezone.now()
     rng = random.Random(customer.pk)
     written = 0
