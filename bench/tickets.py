@@ -504,13 +504,15 @@ def sweep(args) -> float:
         cursor.execute(
             """
             UPDATE tickets_ticket SET
+                status = CASE WHEN status = 'pending' THEN 'open' ELSE status END,
                 first_responded_at = NULL, sla_paused_at = NULL, sla_state = 'ok', sla_policy_id = %(policy)s,
                 first_response_warn_at = %(now)s - interval '40 minutes',
                 first_response_due = %(now)s - interval '10 minutes',
                 resolution_warn_at = %(now)s + interval '2 hours', resolution_due = %(now)s + interval '3 hours',
                 sla_due = %(now)s - interval '10 minutes', sla_check_at = %(now)s - interval '40 minutes'
             WHERE id IN (
-                SELECT id FROM tickets_ticket WHERE status IN ('new', 'open', 'on_hold') ORDER BY id LIMIT %(n)s
+                SELECT id FROM tickets_ticket WHERE status IN ('new', 'open', 'pending', 'on_hold')
+                ORDER BY id LIMIT %(n)s
             )
             """,
             {"now": now, "policy": normal, "n": args.sweep},

@@ -315,8 +315,10 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
             models.Index(fields=["status", "-created_at", "-id"], name="ticket_status_idx"),
-            models.Index(fields=["assignee", "status", "sla_due"], name="ticket_assignee_idx"),
-            models.Index(fields=["team", "status", "sla_due"], name="ticket_team_idx"),
+            # My tickets and a team queue, most urgent first: resolved tickets have no deadline and sort
+            # last, so walking these in deadline order meets the open ones first.
+            models.Index(fields=["assignee", "sla_due", "id"], name="ticket_assignee_due_idx"),
+            models.Index(fields=["team", "sla_due", "id"], name="ticket_team_due_idx"),
             models.Index(fields=["sla_state", "sla_due"], name="ticket_sla_idx"),
             models.Index(fields=["customer", "status"], name="ticket_customer_idx"),
             models.Index(

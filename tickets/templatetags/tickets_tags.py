@@ -1,4 +1,7 @@
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -46,6 +49,40 @@ def remaining(due, now):
     return duration(seconds) if seconds >= 0 else "−" + duration(seconds)
 
 
-@register.filter
-def is_past(due, now):
-    return due is not None and now is not None and due <= now
+@register.simple_tag
+def sla_badge(ticket, now):
+    """The ticket's SLA state; for a running clock the time left, which app.js keeps counting down.
+
+    A tag rather than an included template: a queue page shows it on every row.
+    """
+    state = ticket.sla_state
+    if state == "paused":
+        return format_html(
+            '<span class="badge sla-badge sla-paused" title="{}"><i class="bi bi-pause-circle me-1"></i>{}</span>',
+            _("The clock stops while the ticket is pending on the customer."),
+            _("Paused"),
+        )
+    if ticket.sla_due is not None and ticket.is_unresolved:
+        due = timezone.localtime(ticket.sla_due)
+        overdue = " sla-overdue" if ticket.sla_due <= now else ""
+        return format_html(
+            '<span class="badge sla-badge sla-{}{}" title="{} · {} {}" data-testid="sla-badge">'
+            '<i class="bi bi-stopwatch me-1"></i><time class="sla-countdown" datetime="{}">{}</time></span>',
+            state,
+            overdue,
+            ticket.get_sla_state_display(),
+            _("due"),
+            due.strftime("%Y-%m-%d %H:%M"),
+            due.isoformat(),
+            remaining(ticket.sla_due, now),
+        )
+    if state == "met":
+        return format_html(
+            '<span class="badge sla-badge sla-met"><i class="bi bi-check2 me-1"></i>{}</span>', _("SLA met")
+        )
+    if state == "breached":
+        return format_html(
+            '<span class="badge sla-badge sla-breached"><i class="bi bi-exclamation-triangle me-1"></i>{}</span>',
+            _("SLA breached"),
+        )
+    return mark_safe('<span class="text-muted small">—</span>')  # noqa: S308 - a constant
