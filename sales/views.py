@@ -29,7 +29,7 @@ from .forms import (
     ShareForm,
     TaskForm,
 )
-from .models import Deal, DealLineItem, Stage, Task
+from .models import Deal, DealLineItem, LostReason, Stage, Task
 
 NOT_FOUND = _("No deal found, or you do not have access to it.")
 
@@ -234,7 +234,7 @@ def deal_move(request, pk):
             {
                 "deal": deal,
                 "stages": list(deal.pipeline.stages.all()),
-                "lost_reasons": list(services.LostReason.objects.filter(active=True)),
+                "lost_reasons": list(LostReason.objects.filter(active=True)),
                 "next": _safe_next(request, reverse("sales:pipeline-board", args=[deal.pipeline_id])),
             },
         )

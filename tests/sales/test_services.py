@@ -6,7 +6,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from crm import followups
+from crm import followups, pubsub
 from customers.models import Interaction
 from sales import services
 from sales.models import Deal, Task
@@ -240,7 +240,7 @@ def test_a_missed_call_creates_an_unassigned_team_task_with_the_no_answer_cadenc
 def test_reminders_are_sent_once_at_the_due_time(rep, customer, monkeypatch):
     published = []
     monkeypatch.setattr(
-        services.pubsub, "publish", lambda channel, event, data: published.append((channel, event, data))
+        pubsub, "publish", lambda channel, event, data: published.append((channel, event, data))
     )
     due = TaskFactory(title="Call 王小明", assignee=rep, customer=customer, due_at=NOW)
     later = TaskFactory(title="Later", assignee=rep, due_at=NOW + dt.timedelta(hours=1))
@@ -264,14 +264,14 @@ def test_reminders_are_sent_once_at_the_due_time(rep, customer, monkeypatch):
 
 
 def test_reminders_go_out_in_bounded_batches(rep, monkeypatch):
-    monkeypatch.setattr(services.pubsub, "publish", lambda *args: 1)
+    monkeypatch.setattr(pubsub, "publish", lambda *args: 1)
     TaskFactory.create_batch(7, assignee=rep, due_at=NOW)
     assert services.reminders_send_due(now=NOW, batch_size=3, max_batches=2) == 6
     assert services.reminders_send_due(now=NOW, batch_size=3, max_batches=2) == 1
 
 
 def test_rescheduling_a_task_sends_its_reminder_again(rep, monkeypatch):
-    monkeypatch.setattr(services.pubsub, "publish", lambda *args: 1)
+    monkeypatch.setattr(pubsub, "publish", lambda *args: 1)
     task = TaskFactory(assignee=rep, due_at=NOW)
     services.reminders_send_due(now=NOW)
     services.task_update(task=task, actor=rep, due_at=NOW + dt.timedelta(days=1))
