@@ -102,12 +102,11 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        queryset = customers_visible_to(self.request.user).order_by(*selectors.SORTS["newest"])
-        return selectors.with_list_relations(queryset)
+        return customers_visible_to(self.request.user)
 
     def get_object(self):
         try:
-            return self.get_queryset().get(pk=self.kwargs["pk"])
+            return selectors.with_list_relations(self.get_queryset()).get(pk=self.kwargs["pk"])
         except Customer.DoesNotExist:
             raise NotFound(NOT_FOUND) from None
 
@@ -125,11 +124,13 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def list(self, request, *args, **kwargs):
         query = CustomerListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        # The phone lookup comes first: for an agent it is what makes the match visible.
+        matches = self._phone_matches(query.validated_data["phone"]) if query.validated_data.get("phone") else None
         queryset = self.get_queryset()
-        if query.validated_data.get("phone"):
-            queryset = queryset.filter(pk__in=self._phone_matches(query.validated_data["phone"]))
+        if matches is not None:
+            queryset = queryset.filter(pk__in=matches)
         queryset = selectors.customer_search(queryset, query.validated_data.get("q", ""))
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(selectors.ordered_for_list(queryset))
         serializer = self.get_serializer(page, many=True)
         filters = {**query.validated_data, "page": self.paginator.page.number}
         self._log_reveal(page, filters=filters)

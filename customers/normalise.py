@@ -39,13 +39,14 @@ def phone_normalise(raw: str, *, region: str | None = None) -> tuple[str, str]:
 
 def _candidates(text, region):
     yield _parse(text, region)
-    digits = "".join(_DIGITS.findall(text.split("#")[0]))
-    if not text.startswith("+") and digits and not digits.startswith("0"):
-        # A country code typed without the plus sign: 886912345678, 8613800138000.
-        yield _parse("+" + text.lstrip(), None)
+    # A number typed without its country code may belong to a neighbouring market (13800138000)...
     for fallback in FALLBACK_REGIONS:
         if fallback != region:
             yield _parse(text, fallback)
+    # ...or carry the country code without the plus sign: 886912345678, 8613800138000.
+    digits = "".join(_DIGITS.findall(text.split("#")[0]))
+    if not text.startswith("+") and digits and not digits.startswith("0"):
+        yield _parse("+" + text.lstrip(), None)
 
 
 def _parse(text, region):

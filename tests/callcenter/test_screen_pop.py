@@ -9,7 +9,9 @@ from callcenter import selectors, views
 from callcenter.models import AgentStatus, Call, Disposition
 from customers import services as customer_services
 from customers.models import Interaction
+from sales.models import Task
 from tests.factories import CustomerFactory, InteractionFactory, UserFactory
+from tickets.models import Ticket
 
 from .conftest import event
 
@@ -123,8 +125,11 @@ def test_wrap_up_writes_the_note_and_opens_a_ticket_and_a_task(post_event, login
     assert call.disposition == disposition and call.wrapped_up_at is not None
     kinds = dict(Interaction.objects.filter(customer=customer).values_list("kind", "summary"))
     assert kinds["note"] == "Order arrived damaged"
-    assert kinds["ticket"] == "Ticket requested: Order arrived damaged"
-    assert kinds["task"] == "Follow-up task: Follow up on the call with 王小明"
+    ticket = Ticket.objects.get(customer=customer)
+    assert (ticket.subject, ticket.source) == ("Order arrived damaged", "phone")
+    assert kinds["ticket"] == f"Ticket #{ticket.number} opened: Order arrived damaged"
+    task = Task.objects.get(customer=customer)
+    assert (task.title, task.assignee) == ("Follow up on the call with 王小明", agent)
 
 
 def test_wrap_up_refuses_a_call_still_ringing_and_other_peoples_calls(

@@ -45,3 +45,7 @@ def test_masks_keep_only_what_identifies_without_revealing():
     assert mask_phone("+886912345678") == "+886 ••• ••• 678"
     assert "345" not in mask_phone("+886912345678")
     assert mask_email("wang@example.com") == "w•••@example.com"
+
+
+def test_a_mainland_mobile_without_country_code_is_not_read_as_a_us_number():
+    assert phone_normalise("13012345678") == ("+8613012345678", "")
