@@ -5,8 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from callcenter.api import CallDetailView, CtiEventView
 from customers.api import CustomerViewSet
-from tickets.api import TicketViewSet
 from sales.api import DealViewSet, TaskViewSet
+from tickets.api import TicketViewSet
 
 router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="customer")
