@@ -118,3 +118,78 @@ def test_rep_completes_a_follow_up_on_my_day(log_in, rep, customer, screenshot):
 
     page.goto(f"/customers/{customer.pk}/")
     expect(page.get_by_test_id("timeline")).to_contain_text("Task done: Send the ERP quote")
+
+
+@pytest.fixture
+def uvicorn_url(transactional_db, monkeypatch):
+    """The app under uvicorn (ASGI) in a thread: the live server of pytest-django (WSGI) cannot stream."""
+    import os
+    import socket
+    import threading
+
+    import uvicorn
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.core.asgi import get_asgi_application
+
+    from crm import pubsub
+
+    monkeypatch.setattr(pubsub, "PREFIX", f"{pubsub.PREFIX}sales-test-{os.getpid()}:")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        ASGIStaticFilesHandler(get_asgi_application()),
+        lifespan="off",
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    for _attempt in range(200):
+        if server.started:
+            break
+        thread.join(0.05)  # returns at once if the server thread died
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    listener.close()
+
+
+@pytest.fixture
+def live_page(browser, uvicorn_url):
+    context = browser.new_context(base_url=uvicorn_url, locale="en-US", timezone_id="Asia/Taipei")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_a_due_follow_up_pops_up_on_the_open_page(live_page, rep, customer):
+    """Served by uvicorn (ASGI), which holds the live stream open; the reminder arrives over it."""
+    from sales import services
+
+    page = live_page
+    page.context.add_init_script(
+        "document.addEventListener('htmx:sseOpen', () => { window.liveOpen = true; });"
+    )
+    TaskFactory(
+        title="Call 王小明 back",
+        assignee=rep,
+        customer=customer,
+        due_at=timezone.now() - dt.timedelta(minutes=1),
+    )
+    page.goto("/accounts/login/")
+    page.locator("#id_username").fill(rep.username)
+    page.locator("#id_password").fill("pass-word-123")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_test_id("nav-my-day").click()
+    page.wait_for_function("() => window.liveOpen === true")
+
+    assert services.reminders_send_due() == 1
+
+    notification = page.get_by_test_id("notification")
+    expect(notification).to_contain_text("Follow-up due")
+    expect(notification).to_contain_text("Call 王小明 back")
+    notification.get_by_role("button", name="Close").click()
+    expect(notification).to_have_count(0)
