@@ -1,10 +1,19 @@
-"""Real-browser fixtures: Debian's Chromium driven by Playwright against pytest-django's live server."""
+"""Real-browser fixtures: Debian's Chromium driven by Playwright against pytest-django's live server,
+or against the app under uvicorn (`asgi_server`, `asgi_page`) for pages that hold a live stream open."""
 
 import os
 import shutil
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import uvicorn
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.asgi import get_asgi_application
 from django.db import connections
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
@@ -57,19 +66,84 @@ def roles(seed_data):
     """
 
 
-@pytest.fixture
-def page(browser, live_server):
+@contextmanager
+def _fresh_page(browser, base_url):
     """A fresh page in a fresh context, in English whatever the machine's locale."""
     context = browser.new_context(
-        base_url=live_server.url,
+        base_url=base_url,
         locale="en-US",
         timezone_id="Asia/Taipei",
         viewport={"width": 1280, "height": 900},
     )
     context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh page in a fresh context, in English whatever the machine's locale."""
+    with _fresh_page(browser, live_server.url) as page:
+        yield page
+
+
+@pytest.fixture
+def asgi_server(transactional_db, monkeypatch):
+    """The app under uvicorn in a thread of this process, as production serves it (ASGI).
+
+    pytest-django's live server is WSGI and cannot hold the async server-sent-events stream open.
+    The server shares the test database, so the test's rows must be committed: transactional_db.
+    """
+    from crm import pubsub
+
+    # Pub/sub channels are global to a Redis server whatever the database number; keep this run's
+    # cards away from other test runs on the machine that use the same user ids.
+    monkeypatch.setattr(pubsub, "PREFIX", f"{pubsub.PREFIX}test-{os.getpid()}:")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))  # a free port, held until uvicorn listens on it: no race
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            ASGIStaticFilesHandler(get_asgi_application()),
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        _wait_until_accepting(port, thread, deadline=time.monotonic() + 10)
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()
+    assert not thread.is_alive(), "uvicorn did not stop within 10 s"
+
+
+def _wait_until_accepting(port, thread, *, deadline):
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if not thread.is_alive():
+                pytest.fail("uvicorn stopped before accepting connections; see its log above")
+            if time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not accept connections on port {port} within 10 s")
+            thread.join(0.05)  # a short pause that ends at once if the server thread died
+
+
+@pytest.fixture
+def asgi_page(browser, asgi_server):
+    """Like `page`, against `asgi_server`."""
+    with _fresh_page(browser, asgi_server.url) as page:
+        yield page
 
 
 @pytest.fixture
@@ -95,6 +169,31 @@ def screenshot(page, tmp_path):
     def take(name: str) -> Path:
         path = tmp_path / f"{name}.png"
         page.screenshot(path=path, full_page=True)
+        if os.environ.get("SCREENSHOTS") == "1":
+            SHARED_SCREENS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, SHARED_SCREENS / path.name)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def element_screenshot(page, tmp_path):
+    """Save a screenshot of one element with a margin around it (its shadow, what is next to it), into
+    tmp_path, and into /tmp/screens/ when SCREENSHOTS=1."""
+
+    def take(name: str, locator, *, margin: int = 24) -> Path:
+        box = locator.bounding_box()
+        viewport = page.viewport_size
+        left, top = max(0, box["x"] - margin), max(0, box["y"] - margin)
+        clip = {
+            "x": left,
+            "y": top,
+            "width": min(viewport["width"], box["x"] + box["width"] + margin) - left,
+            "height": min(viewport["height"], box["y"] + box["height"] + margin) - top,
+        }
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=path, clip=clip)
         if os.environ.get("SCREENSHOTS") == "1":
             SHARED_SCREENS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, SHARED_SCREENS / path.name)
