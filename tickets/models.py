@@ -207,13 +207,14 @@ class Ticket(models.Model):
     )
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), blank=True)
-    category = models.ForeignKey(
+    category = models.ForeignKey(  # categories are switched off, not deleted
         Category,
         verbose_name=_("category"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tickets",
+        db_index=False,
     )
     priority = models.CharField(
         _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
@@ -314,7 +315,6 @@ class Ticket(models.Model):
         ]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
-            models.Index(fields=["status", "-created_at", "-id"], name="ticket_status_idx"),
             # My tickets and a team queue, most urgent first: resolved tickets have no deadline and sort
             # last, so walking these in deadline order meets the open ones first.
             models.Index(fields=["assignee", "sla_due", "id"], name="ticket_assignee_due_idx"),
@@ -425,7 +425,8 @@ class SlaEvent(models.Model):
         WARNING = "warning", _("Warning")
         BREACH = "breach", _("Breach")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_events")
+    # The unique constraint below leads with the ticket: it serves as the ticket's index too.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_events", db_index=False)
     target = models.CharField(max_length=20, choices=Target.choices)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     due_at = models.DateTimeField()
@@ -509,13 +510,19 @@ class EscalationRule(models.Model):
 class Escalation(models.Model):
     """One rule fired for one ticket and target; fires once."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations")
+    # The unique constraint below leads with the ticket: it serves as the ticket's index too.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations", db_index=False)
     rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="+")
     target = models.CharField(max_length=20, choices=SlaEvent.Target.choices)
     level = models.PositiveSmallIntegerField()
     action = models.CharField(max_length=20, choices=EscalationRule.Action.choices)
-    notified = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    notified = models.ForeignKey(  # users are deactivated, not deleted: no index for SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     fired_at = models.DateTimeField()
 

@@ -161,6 +161,11 @@ def sla_sweep(
 
 @transaction.atomic
 def _sweep_batch(*, now, batch_size, config, rules, managers, result) -> int:
+    if connection.vendor == "postgresql":
+        # Each batch is redone by the next sweep if a crash loses it (the writes are idempotent), so it
+        # need not wait for its WAL to reach the disk: that wait was a tenth of the sweep.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
     tickets = list(
         Ticket.objects.select_for_update(skip_locked=True)
         .filter(sla_check_at__lte=now)
@@ -212,6 +217,8 @@ def _sweep_batch(*, now, batch_size, config, rules, managers, result) -> int:
 
 
 # What the sweep reads of a ticket, and what it changes with the PostgreSQL type of each column.
+# Not the creation time: only a raised priority needs it, and loads it then. Not the SLA state, next
+# deadline or next check either: the sweep sets all three on every ticket it reads.
 SWEEP_READS = [
     "id",
     "status",
@@ -219,7 +226,6 @@ SWEEP_READS = [
     "category_id",
     "team_id",
     "assignee_id",
-    "created_at",
     "first_responded_at",
     "solved_at",
     "closed_at",
@@ -230,9 +236,6 @@ SWEEP_READS = [
     "resolution_warn_at",
     "sla_paused_at",
     "sla_paused_seconds",
-    "sla_state",
-    "sla_due",
-    "sla_check_at",
     "version",
 ]
 EVENT_COLUMNS = {
@@ -281,8 +284,24 @@ def _insert(
     if returning:
         sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(values) for values in zip(*rows, strict=True)])
+        cursor.execute(sql, [_array_literal(values) for values in zip(*rows, strict=True)])
         return cursor.fetchall() if returning else []
+
+
+def _array_literal(values) -> str:
+    """A PostgreSQL array literal ('{"a","b",NULL}') built by joining strings: psycopg's own list
+    adaptation quotes element by element and took longer than the statements it sent."""
+    items = []
+    for value in values:
+        if value is None:
+            items.append("NULL")
+        elif isinstance(value, dt.datetime):
+            items.append(f'"{value.isoformat()}"')
+        elif isinstance(value, int):
+            items.append(str(value))
+        else:
+            items.append('"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(items) + "}"
 
 
 def _write_back(tickets: list[Ticket]) -> None:
@@ -302,7 +321,7 @@ def _write_back(tickets: list[Ticket]) -> None:
         cursor.execute(
             f'UPDATE "{table}" AS t SET {assignments} '  # noqa: S608 - names come from the model, values are parameters
             f"FROM unnest(%s::bigint[], {casts}) AS v(id, {names}) WHERE t.id = v.id",
-            [[ticket.pk for ticket in tickets], *arrays],
+            [_array_literal(ticket.pk for ticket in tickets), *(_array_literal(values) for values in arrays)],
         )
 
 
@@ -331,11 +350,13 @@ def _sweep_ticket(
                 if at > now:
                     moments.append(at)
                     continue
+                if kind == WARNING and due <= now:
+                    # Found only after the deadline (the sweep was late): the breach says it all, and the
+                    # warning levels have nothing left to prevent.
+                    continue
                 if (ticket.pk, target, kind) not in fired_events:
                     fired_events.add((ticket.pk, target, kind))
                     new_events.append((ticket.pk, target, kind, due, now))
-                if kind == WARNING and due <= now:
-                    continue  # already missed: the warning levels have nothing left to prevent
                 for rule in _rules_for(rules, ticket=ticket, kind=kind, target=target):
                     if (ticket.pk, rule.pk, target) in fired_rules:
                         continue
