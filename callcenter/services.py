@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from crm import followups, pubsub, roles
 from customers.models import ContactPoint, Customer, CustomerLookup, Interaction
-from customers.normalise import phone_display, phone_normalise
+from customers.normalise import phone_normalise
 from customers.selectors import customer_list
 from customers.services import interaction_revise, note_add, record_interaction
 
@@ -223,16 +223,16 @@ def _match(call):
 
 
 def _summary(call):
-    number = phone_display(call.caller_number) if call.caller_number.startswith("+") else call.caller_number
+    """The timeline text. It never holds the number: timelines are shown to people who see it masked."""
     if call.state == Call.State.MISSED:
         if call.direction == Call.Direction.INBOUND:
-            return _("Missed call from %(number)s") % {"number": number}
-        return _("Call to %(number)s not answered") % {"number": number}
+            return _("Missed call")
+        return _("Outbound call not answered")
     minutes, seconds = divmod(call.talk_seconds or 0, 60)
-    values = {"number": number, "minutes": minutes, "seconds": seconds}
+    values = {"minutes": minutes, "seconds": seconds}
     if call.direction == Call.Direction.INBOUND:
-        return _("Call from %(number)s, %(minutes)d min %(seconds)02d s") % values
-    return _("Call to %(number)s, %(minutes)d min %(seconds)02d s") % values
+        return _("Inbound call, %(minutes)d min %(seconds)02d s") % values
+    return _("Outbound call, %(minutes)d min %(seconds)02d s") % values
 
 
 def _timeline_data(call):
@@ -282,7 +282,7 @@ def _request_callback_if_missed(call, events):
         followups.FollowUp(
             kind=followups.TASK,
             customer=call.customer,
-            title=_("Call back %(number)s (missed call)") % {"number": phone_display(call.caller_number)},
+            title=_("Call back after a missed call"),
             team=call.customer.team or (call.agent.team if call.agent else None),
             due_at=call.ended_at + dt.timedelta(hours=1),
             source=call,
@@ -361,17 +361,12 @@ def call_wrap_up(
         _record_on_timeline(call)
         if call.notes:
             note_add(customer=call.customer, actor=actor, text=call.notes)
-        title_number = (
-            phone_display(call.caller_number) if call.caller_number.startswith("+") else call.caller_number
-        )
         if create_ticket:
             followups.create(
                 followups.FollowUp(
                     kind=followups.TICKET,
                     customer=call.customer,
-                    title=(call.notes.splitlines() or [_("Call from %(number)s") % {"number": title_number}])[
-                        0
-                    ],
+                    title=(call.notes.splitlines() or [_("Phone call")])[0],
                     actor=actor,
                     assignee=actor,
                     note=call.notes,

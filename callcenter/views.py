@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connections
 from django.db.models import Case, Count, Q, When
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -36,9 +37,18 @@ async def stream(request):
         return HttpResponse(status=401)
 
     async def initial():
-        return await sync_to_async(selectors.current_cards)(user)
+        return await sync_to_async(_current_cards_then_release_db)(user)
 
     return sse_response(event_stream(pubsub.user_channel(user.pk), initial=initial))
+
+
+def _current_cards_then_release_db(user):
+    """Read what the screen must show now, then give the database connection back: the stream stays
+    open for hours and must not hold a connection all that time."""
+    try:
+        return selectors.current_cards(user)
+    finally:
+        connections.close_all()
 
 
 def _call_for(request, pk) -> Call:

@@ -17,7 +17,9 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "crm:sse:"
+# Channels are named after the database so that two installs sharing one Redis server (staging and
+# production, say) never see each other's events: Redis pub/sub ignores the database number.
+PREFIX = f"crm:{settings.DATABASES['default'].get('NAME', '')}:sse:"
 
 
 def user_channel(user_id: int) -> str:

@@ -130,7 +130,7 @@ def test_the_caller_card_pops_up_and_the_wrap_up_lands_on_the_timeline(
         [
             "Follow-up task: Follow up on the call with 王小明",
             "Parcel arrived damaged; sending a replacement.",
-            re.compile(r"^Call from .+, 1 min 31 s$"),
+            re.compile(r"^Inbound call, 1 min 31 s$"),
         ]
     )
     call = Call.objects.get(call_id="call-1")

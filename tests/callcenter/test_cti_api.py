@@ -78,7 +78,7 @@ def test_events_out_of_order_still_give_the_right_call(post_event, customer, age
     assert call.state == "ended"
     assert (call.wait_seconds, call.talk_seconds) == (5, 180)
     (entry,) = Interaction.objects.filter(customer=customer, kind="call")
-    assert entry.summary == "Call from +886 912 345 678, 3 min 00 s"
+    assert entry.summary == "Inbound call, 3 min 00 s"
     assert entry.actor == agent and entry.data["talk_seconds"] == 180
 
 
@@ -89,9 +89,9 @@ def test_a_missed_inbound_call_asks_the_team_to_call_back(post_event, customer):
     call = Call.objects.get(call_id="c3")
     assert call.state == "missed" and call.wait_seconds == 30
     task = Interaction.objects.get(customer=customer, kind="task")
-    assert task.summary.startswith("Follow-up task: Call back +886 912 345 678")
+    assert task.summary == "Follow-up task: Call back after a missed call"
     assert task.data["team"] == customer.team_id and task.data["call_id"] == "c3"
-    assert Interaction.objects.get(customer=customer, kind="call").summary.startswith("Missed call from")
+    assert Interaction.objects.get(customer=customer, kind="call").summary == "Missed call"
 
 
 def test_an_unknown_number_gives_a_call_without_customer(post_event):
@@ -190,3 +190,10 @@ def test_signature_window_is_five_minutes_either_way():
     assert signing.verify("s", sent, good, body, now=1000300) is None
     assert signing.verify("s", sent, good, body, now=999700) is None
     assert signing.verify("s", sent, good, body, now=1000301) == "X-CRM-Timestamp is more than 5 minutes off"
+
+
+def test_the_timeline_never_shows_the_callers_number(post_event, customer):
+    post_event(event("c11"))
+    post_event(event("c11", "missed", "2026-11-23T09:30:30+08:00"))
+    texts = " ".join(Interaction.objects.filter(customer=customer).values_list("summary", flat=True))
+    assert "912" not in texts and "678" not in texts
