@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.models import AccessLog
@@ -31,7 +32,7 @@ from .forms import (
 )
 from .models import Deal, DealLineItem, LostReason, Stage, Task
 
-NOT_FOUND = _("No deal found, or you do not have access to it.")
+NOT_FOUND = gettext_lazy("No deal found, or you do not have access to it.")
 
 
 def _attach_errors(form, exc: ValidationError) -> None:
