@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.models import Customer, Interaction
@@ -69,11 +70,11 @@ def _attach_errors(form, exc: ValidationError) -> None:
 # The queue --------------------------------------------------------------------------------------
 
 TAB_LABELS = {
-    selectors.TAB_MY: _("My tickets"),
-    selectors.TAB_TEAM: _("Team queue"),
-    selectors.TAB_UNASSIGNED: _("Unassigned"),
-    selectors.TAB_BREACHING: _("Breaching soon"),
-    selectors.TAB_ALL: _("All"),
+    selectors.TAB_MY: gettext_lazy("My tickets"),
+    selectors.TAB_TEAM: gettext_lazy("Team queue"),
+    selectors.TAB_UNASSIGNED: gettext_lazy("Unassigned"),
+    selectors.TAB_BREACHING: gettext_lazy("Breaching soon"),
+    selectors.TAB_ALL: gettext_lazy("All"),
 }
 
 
