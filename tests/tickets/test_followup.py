@@ -82,3 +82,14 @@ def test_the_open_ticket_shows_on_the_caller_card(call, agent, customer, rep):
     )
     html = card_html(call=call, user=agent)
     assert 'data-testid="call-tickets"' in html and "Refund pending" in html
+
+
+def test_a_customer_merge_can_move_the_duplicates_tickets(customer, rep):
+    from tests.factories import CustomerFactory
+    from tickets import services
+
+    duplicate = CustomerFactory(name="王小明 (duplicate)", owner=rep)
+    ticket = services.ticket_create(actor=rep, customer=duplicate, subject="Filed under the duplicate")
+    assert services.tickets_move_customer(source=duplicate, target=customer) == 1
+    ticket.refresh_from_db()
+    assert ticket.customer == customer

@@ -30,6 +30,7 @@ from .tickets import (
     ticket_reply,
     ticket_set_status,
     ticket_update,
+    tickets_move_customer,
 )
 
 __all__ = [
@@ -64,5 +65,6 @@ __all__ = [
     "ticket_reply",
     "ticket_set_status",
     "ticket_update",
+    "tickets_move_customer",
     "transitions_set",
 ]

@@ -749,3 +749,12 @@ def ticket_bulk(*, actor, ticket_ids, action: str, assignee=None, tag: str = "",
             assignment_record(ticket, actor=actor, data={"bulk": True})
         result.done.append(pk)
     return result
+
+
+@transaction.atomic
+def tickets_move_customer(*, source, target) -> int:
+    """For a customer merge (customers app): the duplicate's tickets now belong to the kept customer.
+
+    Returns how many moved. The timeline entries move with the customer's own timeline.
+    """
+    return Ticket.objects.filter(customer=source).update(customer=target, updated_at=timezone.now())
