@@ -125,7 +125,9 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         query = CustomerListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         # The phone lookup comes first: for an agent it is what makes the match visible.
-        matches = self._phone_matches(query.validated_data["phone"]) if query.validated_data.get("phone") else None
+        matches = (
+            self._phone_matches(query.validated_data["phone"]) if query.validated_data.get("phone") else None
+        )
         queryset = self.get_queryset()
         if matches is not None:
             queryset = queryset.filter(pk__in=matches)

@@ -43,7 +43,9 @@ def record_interaction(
     )
 
 
-def interaction_revise(*, interaction: Interaction, summary: str | None = None, data: dict | None = None) -> None:
+def interaction_revise(
+    *, interaction: Interaction, summary: str | None = None, data: dict | None = None
+) -> None:
     """Correct an entry its source object has changed since (e.g. a call whose late events arrived)."""
     if summary is not None:
         interaction.summary = summary[:500]
