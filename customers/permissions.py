@@ -45,10 +45,13 @@ def customers_visible_to(user, queryset=None):
             condition |= Q(team_id=user.team_id)
         return queryset.filter(condition)
     if role == roles.AGENT:
-        worked_on = Interaction.objects.filter(actor=user).values_list("customer_id", flat=True)
-        looked_up = CustomerLookup.objects.filter(
-            user=user, created_at__gte=timezone.now() - LOOKUP_GRANT
-        ).values_list("customer_id", flat=True)
+        # order_by(): SQLite refuses ORDER BY inside a UNION, and Interaction is ordered by default.
+        worked_on = Interaction.objects.filter(actor=user).order_by().values_list("customer_id", flat=True)
+        looked_up = (
+            CustomerLookup.objects.filter(user=user, created_at__gte=timezone.now() - LOOKUP_GRANT)
+            .order_by()
+            .values_list("customer_id", flat=True)
+        )
         reachable = list(worked_on.union(looked_up))
         return queryset.filter(Q(owner=user) | Q(pk__in=reachable) | shared)
     return queryset.none()
@@ -61,9 +64,9 @@ def _shared_ids(user) -> list[int]:
         group__in=user.groups.all(), permission__codename=codename
     )
     return list(
-        by_user.values_list("content_object_id", flat=True).union(
-            by_group.values_list("content_object_id", flat=True)
-        )
+        by_user.order_by()
+        .values_list("content_object_id", flat=True)
+        .union(by_group.order_by().values_list("content_object_id", flat=True))
     )
 
 

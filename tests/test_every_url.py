@@ -35,8 +35,8 @@ def walk(patterns, prefix=""):
 def fill(route, values):
     """Turn a route like customers/<int:pk>/ or ^api/...(?P<pk>[^/.]+)/$ into a concrete path."""
     route = route.replace("^", "").replace("$", "").replace("\\Z", "").replace("\\.", ".")
-    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values.get(m.group(1), "1")), route)
     route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: str(values.get(m.group(1), "1")), route)
+    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values.get(m.group(1), "1")), route)
     route = re.sub(r"\.\?\??|\?", "", route)
     return "/" + route
 
