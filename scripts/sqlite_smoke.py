@@ -16,7 +16,7 @@ os.environ.update(
     DJANGO_SETTINGS_MODULE="crm.settings",
     DATABASE_URL=f"sqlite:///{workdir}/smoke.sqlite3",
     REDIS_URL="",
-    CTI_SHARED_SECRET="smoke",
+    CTI_SHARED_SECRET="smoke",  # noqa: S106 - a throwaway secret for a throwaway database
 )
 
 import django  # noqa: E402
