@@ -32,7 +32,16 @@ from crm.models import User  # noqa: E402
 from customers.models import ContactPoint, Customer  # noqa: E402
 
 SKIP = ("django-admin/",)
-QUERIES = ["", "?q=王", "?q=0912-345-678", "?q=%2B886912345678", "?q=VIP", "?q=chen", "?q=@example", "?page=2"]
+QUERIES = [
+    "",
+    "?q=王",
+    "?q=0912-345-678",
+    "?q=%2B886912345678",
+    "?q=VIP",
+    "?q=chen",
+    "?q=@example",
+    "?page=2",
+]
 
 
 def routes(patterns, prefix=""):
