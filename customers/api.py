@@ -124,6 +124,8 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def list(self, request, *args, **kwargs):
         query = CustomerListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        if query.validated_data.get("phone") and not query.validated_data.get("q"):
+            return self._phone_lookup_response(query.validated_data)
         # The phone lookup comes first: for an agent it is what makes the match visible.
         matches = (
             self._phone_matches(query.validated_data["phone"]) if query.validated_data.get("phone") else None
@@ -137,6 +139,21 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         filters = {**query.validated_data, "page": self.paginator.page.number}
         self._log_reveal(page, filters=filters)
         return self.get_paginated_response(serializer.data)
+
+    def _phone_lookup_response(self, params):
+        """The caller lookup: at most 20 exact matches, so one page without counting or re-reading them."""
+        try:
+            customers = services.phone_lookup(user=self.request.user, number=params["phone"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"phone": exc.messages}) from None
+        customers = list(
+            selectors.with_list_relations(Customer.objects.filter(pk__in=[c.pk for c in customers])).order_by(
+                "-created_at", "-id"
+            )
+        )
+        self._log_reveal(customers, filters={**params, "page": 1})
+        results = self.get_serializer(customers, many=True).data
+        return Response({"count": len(results), "next": None, "previous": None, "results": results})
 
     def _phone_matches(self, number):
         try:

@@ -87,14 +87,18 @@ def sorted_after_filtering(ordering):
     return [expression.desc() if first.startswith("-") else expression.asc(), *rest]
 
 
-def with_list_relations(queryset: QuerySet) -> QuerySet:
-    return queryset.select_related("owner", "team", "organisation").prefetch_related(
+def _list_prefetches():
+    return [
         "tags",
         Prefetch(
             "contact_points",
             queryset=ContactPoint.objects.filter(kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.EMAIL]),
         ),
-    )
+    ]
+
+
+def with_list_relations(queryset: QuerySet) -> QuerySet:
+    return queryset.select_related("owner", "team", "organisation").prefetch_related(*_list_prefetches())
 
 
 def classify_query(q: str) -> str:
