@@ -12,19 +12,25 @@ exit status is 1 when a target is missed; --explain prints the plans of each pag
 
 import argparse
 import datetime as dt
-import gc
 import os
 import random
-import statistics
 import sys
-import time
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.harness import (  # noqa: E402
+    Scenario,
+    add_common_arguments,
+    create_database_if_missing,
+    explain,
+    only,
+    report,
+    run,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench_sales"
 CUSTOMERS = 2_000
@@ -40,27 +46,6 @@ TITLES = [
     "Cloud backup",
     "Data migration",
 ]
-
-
-@dataclass
-class Scenario:
-    name: str
-    urls: list[str]
-    client: object
-    target: tuple[str, float] | None = None
-    headers: dict = field(default_factory=dict)
-    timings: list[float] = field(default_factory=list)
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.timings)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-    @property
-    def met(self) -> bool | None:
-        if self.target is None:
-            return None
-        which, limit = self.target
-        return self.percentile(float(which[1:])) <= limit
 
 
 def main() -> int:
@@ -79,11 +64,12 @@ def main() -> int:
     settings.ROOT_URLCONF = "bench.urls"
     prepare(args)
     scenarios = build_scenarios()
+    if args.only:
+        scenarios = only(scenarios, args.only)
     run(scenarios, args)
-    report(scenarios)
+    missed = report(scenarios)
     if args.explain:
         explain(scenarios)
-    missed = [s.name for s in scenarios if s.met is False]
     if missed:
         print(f"\nMissed targets: {', '.join(missed)}")
     return 1 if args.check and missed else 0
@@ -97,32 +83,8 @@ def parse_args():
         "--deals", type=int, default=10_000, help="open deals in the pipeline (default 10,000)"
     )
     parser.add_argument("--tasks", type=int, default=1_000, help="the rep's open tasks (default 1,000)")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
-    parser.add_argument(
-        "--iterations", type=int, default=300, help="timed requests per scenario (default 300)"
-    )
-    parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each page's slowest queries")
+    add_common_arguments(parser, database_url=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     return parser.parse_args()
-
-
-def create_database_if_missing(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    params = {
-        "host": parts.hostname,
-        "port": parts.port or 5432,
-        "user": parts.username,
-        "password": parts.password,
-    }
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            print(f"Creating database {name}")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def prepare(args) -> None:
@@ -286,57 +248,6 @@ def build_scenarios() -> list[Scenario]:
         ),
         Scenario("My day, 1,000 tasks", [reverse("sales:my-day")], rep, ("p95", 150)),
     ]
-
-
-def run(scenarios: list[Scenario], args) -> None:
-    for scenario in scenarios:
-        for i in range(args.warmup):
-            url = scenario.urls[i % len(scenario.urls)]
-            response = scenario.client.get(url, **scenario.headers)
-            if response.status_code != 200:
-                raise SystemExit(f"{scenario.name}: {url} answered {response.status_code}")
-    gc.collect()
-    # In turns, so that a slow moment of the machine spreads over every scenario instead of one.
-    for i in range(args.iterations):
-        for scenario in scenarios:
-            url = scenario.urls[i % len(scenario.urls)]
-            started = time.perf_counter()
-            scenario.client.get(url, **scenario.headers)
-            scenario.timings.append((time.perf_counter() - started) * 1000)
-
-
-def report(scenarios: list[Scenario]) -> None:
-    hello = statistics.median(scenarios[0].timings)
-    print()
-    print(f"{'scenario':<34} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p50 × hello':>12}  target")
-    for s in scenarios:
-        target = (
-            "" if s.target is None else f"{s.target[0]} ≤ {s.target[1]:g} ms " + ("ok" if s.met else "MISSED")
-        )
-        p50 = s.percentile(50)
-        print(
-            f"{s.name:<34} {len(s.timings):>5} {p50:>8.2f} {s.percentile(95):>8.2f} {s.percentile(99):>8.2f}"
-            f" {p50 / hello:>11.1f}×  {target}"
-        )
-
-
-def explain(scenarios: list[Scenario]) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for scenario in scenarios[1:]:
-        url = scenario.urls[0]
-        with CaptureQueriesContext(connection) as captured:
-            scenario.client.get(url, **scenario.headers)
-        queries = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))
-        print(f"\n=== {scenario.name}: {url} — {len(queries)} queries")
-        for query in queries[:2]:
-            if not query["sql"].lstrip().upper().startswith("SELECT"):
-                continue
-            with connection.cursor() as cursor:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-            print(f"--- {query['time']} s\n{query['sql']}\n{plan}")
 
 
 if __name__ == "__main__":

@@ -13,19 +13,26 @@ With --check the exit status is 1 when a target is missed; --explain prints quer
 
 import argparse
 import datetime as dt
-import gc
 import json
 import os
 import random
-import statistics
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.harness import (  # noqa: E402
+    Scenario,
+    add_common_arguments,
+    create_database_if_missing,
+    explain,
+    only,
+    report,
+    run,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench_tickets"
 TEAMS = ["Taipei support", "Taichung support", "Kaohsiung support", "Shanghai support"]
@@ -50,27 +57,6 @@ SUBJECTS = [
 SWEEP_TARGET_SECONDS = 10.0
 
 
-@dataclass
-class Scenario:
-    name: str
-    urls: list[str]
-    client: object
-    target: tuple[str, float] | None = None
-    headers: dict = field(default_factory=dict)
-    timings: list[float] = field(default_factory=list)
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.timings)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-    @property
-    def met(self) -> bool | None:
-        if self.target is None:
-            return None
-        which, limit = self.target
-        return self.percentile(float(which[1:])) <= limit
-
-
 def main() -> int:
     args = parse_args()
     os.environ["DATABASE_URL"] = args.database_url
@@ -89,12 +75,11 @@ def main() -> int:
     prepare(args)
     scenarios = build_scenarios()
     if args.only:
-        scenarios = scenarios[:1] + [s for s in scenarios[1:] if args.only in s.name]
+        scenarios = only(scenarios, args.only)
     run(scenarios, args)
-    report(scenarios)
+    missed = report(scenarios)
     if args.explain:
         explain(scenarios)
-    missed = [s.name for s in scenarios if s.met is False]
     if not args.skip_sweep:
         sweep_seconds = sweep(args)
         if sweep_seconds > SWEEP_TARGET_SECONDS:
@@ -110,37 +95,11 @@ def parse_args():
     )
     parser.add_argument("--tickets", type=int, default=200_000)
     parser.add_argument("--sweep", type=int, default=50_000, help="unresolved tickets the sweep must process")
-    parser.add_argument(
-        "--database-url", default=os.environ.get("BENCH_TICKETS_DATABASE_URL", DEFAULT_DATABASE_URL)
-    )
-    parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each page's slowest queries")
-    parser.add_argument("--only", default="", help="run only the page scenarios whose name contains this")
     parser.add_argument("--skip-sweep", action="store_true")
+    add_common_arguments(
+        parser, database_url=os.environ.get("BENCH_TICKETS_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
     return parser.parse_args()
-
-
-def create_database_if_missing(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    params = {
-        "host": parts.hostname,
-        "port": parts.port or 5432,
-        "user": parts.username,
-        "password": parts.password,
-    }
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            print(f"Creating database {name}")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-# Data ---------------------------------------------------------------------------------------------
 
 
 def prepare(args) -> None:
@@ -434,55 +393,6 @@ def build_scenarios() -> list[Scenario]:
         ),
         Scenario("ticket page", [reverse("tickets:detail", args=[pk]) for pk in detail_ids], admin, p95),
     ]
-
-
-def run(scenarios: list[Scenario], args) -> None:
-    for scenario in scenarios:
-        urls = scenario.urls
-        for i in range(args.warmup):
-            response = scenario.client.get(urls[i % len(urls)], **scenario.headers)
-            if response.status_code != 200:
-                raise SystemExit(f"{scenario.name}: {urls[i % len(urls)]} answered {response.status_code}")
-        gc.collect()
-        for i in range(args.iterations):
-            url = urls[i % len(urls)]
-            started = time.perf_counter()
-            scenario.client.get(url, **scenario.headers)
-            scenario.timings.append((time.perf_counter() - started) * 1000)
-
-
-def report(scenarios: list[Scenario]) -> None:
-    hello = statistics.median(scenarios[0].timings)
-    print()
-    print(f"{'scenario':<34} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p50 × hello':>12}  target")
-    for s in scenarios:
-        target = (
-            "" if s.target is None else f"{s.target[0]} ≤ {s.target[1]:g} ms " + ("ok" if s.met else "MISSED")
-        )
-        p50 = s.percentile(50)
-        print(
-            f"{s.name:<34} {len(s.timings):>5} {p50:>8.2f} {s.percentile(95):>8.2f} {s.percentile(99):>8.2f}"
-            f" {p50 / hello:>11.1f}×  {target}"
-        )
-
-
-def explain(scenarios: list[Scenario]) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for scenario in scenarios[1:]:
-        url = scenario.urls[0]
-        with CaptureQueriesContext(connection) as captured:
-            scenario.client.get(url, **scenario.headers)
-        slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[:1]
-        print(f"\n=== {scenario.name}: {url} — {len(captured.captured_queries)} queries")
-        for query in slowest:
-            with connection.cursor() as cursor:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-                print(
-                    f"--- {query['time']} s\n{query['sql']}\n"
-                    + "\n".join(row[0] for row in cursor.fetchall())
-                )
 
 
 # The SLA sweep ------------------------------------------------------------------------------------
