@@ -123,6 +123,11 @@ CELERY_BEAT_SCHEDULE = {}
 CELERY_BEAT_SCHEDULE["sales-send-due-reminders"] = {"task": "sales.send_due_reminders", "schedule": 60.0}
 # Tickets: SLA warnings, breaches and escalations every minute.
 CELERY_BEAT_SCHEDULE["tickets-sla-sweep"] = {"task": "tickets.sla_sweep", "schedule": 60.0}
+# Social: re-enqueue webhook events left pending (broker down, worker lost) every minute.
+CELERY_BEAT_SCHEDULE["social-sweep-pending-events"] = {
+    "task": "social.sweep_pending_events",
+    "schedule": 60.0,
+}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -183,6 +188,16 @@ CUSTOMERS_REPS_SEE_TEAM = env.bool("CUSTOMERS_REPS_SEE_TEAM", default=False)
 TICKETS_ATTACHMENT_MAX_BYTES = env.int("TICKETS_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # The CRM's address as users reach it, for links in ticket e-mails sent by workers (no request there).
 TICKETS_SITE_URL = env("TICKETS_SITE_URL", default="")
+# Social channels: provider API bases (tests point them at local fake servers).
+LINE_API_BASE = env("LINE_API_BASE", default="https://api.line.me")
+LINE_DATA_API_BASE = env("LINE_DATA_API_BASE", default="https://api-data.line.me")
+WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
+# Fernet key (urlsafe base64 of 32 bytes, or any passphrase) for channel credentials; default from SECRET_KEY.
+CHANNEL_ENCRYPTION_KEY = env("CHANNEL_ENCRYPTION_KEY", default="")
+# Webhook bodies larger than this are refused with 413 before any parsing.
+SOCIAL_WEBHOOK_MAX_BYTES = env.int("SOCIAL_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Timeouts (seconds) for calls to the LINE and WeChat APIs.
+SOCIAL_PROVIDER_TIMEOUT = env.float("SOCIAL_PROVIDER_TIMEOUT", default=10.0)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,0 +1,323 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .crypto import credentials_decrypt, credentials_encrypt
+
+
+def new_webhook_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Channel(models.Model):
+    """One LINE official account, WeChat official account or WeCom corp the CRM listens to."""
+
+    class Kind(models.TextChoices):
+        LINE = "line", "LINE"
+        WECHAT = "wechat", _("WeChat")
+        WECOM = "wecom", _("WeCom")
+
+    # The credential names each kind uses; others are ignored.
+    CREDENTIAL_FIELDS = {
+        "line": ("channel_secret", "access_token"),
+        "wechat": ("app_id", "app_secret", "token", "aes_key", "mode"),
+        "wecom": ("corp_id", "secret", "token", "aes_key"),
+    }
+    SECRET_FIELDS = {"channel_secret", "access_token", "app_secret", "token", "aes_key", "secret"}
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    webhook_key = models.CharField(_("webhook key"), max_length=64, unique=True, default=new_webhook_key)
+    is_active = models.BooleanField(_("active"), default=True)
+    team = models.ForeignKey(
+        "crm.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="social_channels",
+        help_text=_("New conversations on this channel go to this team."),
+    )
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    welcome_message = models.TextField(
+        _("welcome message"), blank=True, help_text=_("Sent when someone follows the account.")
+    )
+    office_hours_start = models.TimeField(_("office hours start"), null=True, blank=True)
+    office_hours_end = models.TimeField(_("office hours end"), null=True, blank=True)
+    office_days = models.CharField(
+        _("office days"),
+        max_length=7,
+        default="01234",
+        blank=True,
+        help_text=_("Weekdays with office hours: 0 is Monday, 6 is Sunday."),
+    )
+    bot_user_id = models.CharField(_("bot user id"), max_length=100, blank=True)
+    last_check_at = models.DateTimeField(_("last connection test"), null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.name}"
+
+    @property
+    def credentials(self) -> dict:
+        """The decrypted credentials: pass them to a provider client, never to a template or a log."""
+        if not hasattr(self, "_credentials"):
+            self._credentials = credentials_decrypt(self.credentials_encrypted)
+        return dict(self._credentials)
+
+    def set_credentials(self, values: dict) -> None:
+        """Replace the stored credentials; keys with None or "" are dropped. The caller saves the channel."""
+        allowed = self.CREDENTIAL_FIELDS.get(self.kind, ())
+        clean = {
+            key: str(value) for key, value in values.items() if key in allowed and value not in (None, "")
+        }
+        self.credentials_encrypted = credentials_encrypt(clean) if clean else ""
+        self._credentials = clean
+
+    def credential_status(self) -> list[tuple[str, bool]]:
+        """(name, is set) for each credential of this kind: what the admin pages show instead of values."""
+        values = self.credentials
+        return [(name, bool(values.get(name))) for name in self.CREDENTIAL_FIELDS.get(self.kind, ())]
+
+    @property
+    def webhook_path(self) -> str:
+        from django.urls import reverse
+
+        name = "webhook-line" if self.kind == self.Kind.LINE else "webhook-wechat"
+        return reverse(name, kwargs={"key": self.webhook_key})
+
+    def in_office_hours(self, at=None) -> bool:
+        """Whether `at` (default now) falls in office hours, in the CRM's time zone; no hours set means always."""
+        if self.office_hours_start is None or self.office_hours_end is None:
+            return True
+        local = timezone.localtime(at or timezone.now())
+        if str(local.weekday()) not in (self.office_days or ""):
+            return False
+        start, end, now = self.office_hours_start, self.office_hours_end, local.time()
+        if start <= end:
+            return start <= now < end
+        return now >= start or now < end
+
+
+class InboundEvent(models.Model):
+    """One webhook event exactly as the provider sent it; (channel, event_key) is unique so redeliveries no-op."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="inbound_events")
+    event_key = models.CharField(max_length=200)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        verbose_name = _("inbound event")
+        verbose_name_plural = _("inbound events")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "event_key"], name="inboundevent_unique_per_channel")
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(status="pending"),
+                name="inboundevent_pending_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.channel_id}:{self.event_key} ({self.status})"
+
+
+class Conversation(models.Model):
+    """The thread between one social identity and one channel."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="conversations")
+    identity = models.ForeignKey(
+        "customers.SocialIdentity", on_delete=models.CASCADE, related_name="conversations"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="social_conversations",
+    )
+    team = models.ForeignKey(
+        "crm.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    reply_token = models.CharField(max_length=200, blank=True)
+    reply_token_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "identity"], name="conversation_unique_identity")
+        ]
+        indexes = [
+            models.Index(fields=["status", "-last_message_at"], name="conversation_inbox_idx"),
+            models.Index(fields=["assignee", "status", "-last_message_at"], name="conversation_assignee_idx"),
+            models.Index(fields=["customer", "-last_message_at"], name="conversation_customer_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} / {self.identity}"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        IN = "in", _("Received")
+        OUT = "out", _("Sent")
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        IMAGE = "image", _("Image")
+        VIDEO = "video", _("Video")
+        AUDIO = "audio", _("Audio")
+        FILE = "file", _("File")
+        LOCATION = "location", _("Location")
+        STICKER = "sticker", _("Sticker")
+        LINK = "link", _("Link")
+        POSTBACK = "postback", _("Postback")
+        EVENT = "event", _("Event")
+        NOTE = "note", _("Internal note")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    MEDIA_KINDS = {"image", "video", "audio", "file"}
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    media = models.FileField(upload_to="social/%Y/%m/", max_length=300, blank=True)
+    provider_message_id = models.CharField(max_length=100, blank=True)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_internal_note = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    retry_key = models.UUIDField(default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="message_conversation_idx"),
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="message_provider_id_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.direction} {self.kind}: {self.text[:40]}"
+
+
+class SocialGroup(models.Model):
+    """A LINE group or multi-person chat (room) the account was invited to, with its member events."""
+
+    class Kind(models.TextChoices):
+        GROUP = "group", _("Group")
+        ROOM = "room", _("Multi-person chat")
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="groups")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    external_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    is_member = models.BooleanField(default=True)
+    member_ids = models.JSONField(default=list, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text="join/leave/member events, newest last")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="socialgroup_unique_per_channel")
+        ]
+
+    def __str__(self):
+        return self.name or self.external_id
+
+
+class AutoReplyRule(models.Model):
+    """A keyword, follow or postback rule of one channel: answers and/or tags the customer."""
+
+    class Trigger(models.TextChoices):
+        KEYWORD = "keyword", _("Message keyword")
+        FOLLOW = "follow", _("Follow (welcome)")
+        POSTBACK = "postback", _("Postback data")
+
+    class Match(models.TextChoices):
+        EXACT = "exact", _("Is exactly")
+        CONTAINS = "contains", _("Contains")
+        REGEX = "regex", _("Matches pattern")
+
+    class When(models.TextChoices):
+        ALWAYS = "always", _("Always")
+        OFFICE_HOURS = "office_hours", _("During office hours")
+        OUTSIDE_OFFICE_HOURS = "outside_office_hours", _("Outside office hours")
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="auto_reply_rules")
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices, default=Trigger.KEYWORD)
+    match = models.CharField(_("match"), max_length=10, choices=Match.choices, default=Match.CONTAINS)
+    pattern = models.CharField(_("keyword or pattern"), max_length=300, blank=True)
+    when = models.CharField(_("when"), max_length=24, choices=When.choices, default=When.ALWAYS)
+    reply_text = models.TextField(_("reply"), blank=True)
+    add_tags = models.ManyToManyField(
+        "customers.Tag", verbose_name=_("add tags"), blank=True, related_name="auto_reply_rules"
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), default=100, help_text=_("Lower numbers are tried first; the first reply wins.")
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["channel", "priority", "id"]
+        verbose_name = _("auto-reply rule")
+        verbose_name_plural = _("auto-reply rules")
+
+    def __str__(self):
+        return self.name

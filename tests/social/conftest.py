@@ -1,0 +1,55 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from social.models import Channel
+
+from .fake_line import FakeLine
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LINE_SECRET = "test-line-channel-secret"
+LINE_TOKEN = "test-access-token"
+
+
+def line_fixture(name: str) -> bytes:
+    """A stored LINE webhook body (tests/social/fixtures/line/<name>.json), bytes as LINE sends them."""
+    return (FIXTURES / "line" / f"{name}.json").read_bytes()
+
+
+def line_events(name: str) -> list[dict]:
+    return json.loads(line_fixture(name))["events"]
+
+
+def wechat_fixture(name: str) -> bytes:
+    return (FIXTURES / "wechat" / f"{name}.xml").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def _fake_line_server():
+    server = FakeLine(access_token=LINE_TOKEN).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_line(_fake_line_server, settings):
+    """The fake LINE API, empty and healthy, with LINE_API_BASE and LINE_DATA_API_BASE pointing at it."""
+    server = _fake_line_server
+    server.clear()
+    server._failures.clear()
+    server.profiles.clear()
+    server.contents.clear()
+    settings.LINE_API_BASE = server.url
+    settings.LINE_DATA_API_BASE = server.url
+    settings.SOCIAL_PROVIDER_TIMEOUT = 5.0
+    yield server
+    server._failures.clear()
+
+
+@pytest.fixture
+def line_channel(db, team):
+    channel = Channel(kind=Channel.Kind.LINE, name="Demo shop LINE", team=team)
+    channel.set_credentials({"channel_secret": LINE_SECRET, "access_token": LINE_TOKEN})
+    channel.save()
+    return channel
