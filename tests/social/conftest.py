@@ -6,6 +6,7 @@ import pytest
 from social.models import Channel
 
 from .fake_line import FakeLine
+from .fake_wechat import FakeWechat
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LINE_SECRET = "test-line-channel-secret"
@@ -53,3 +54,52 @@ def line_channel(db, team):
     channel.set_credentials({"channel_secret": LINE_SECRET, "access_token": LINE_TOKEN})
     channel.save()
     return channel
+
+
+WECHAT_TOKEN = "test-wechat-token"
+WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.fixture(scope="session")
+def _fake_wechat_server():
+    server = FakeWechat().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_wechat(_fake_wechat_server, settings):
+    """The fake WeChat API, reset, with WECHAT_API_BASE pointing at it (and a fresh token cache)."""
+    from django.core.cache import cache
+
+    server = _fake_wechat_server
+    server.reset()
+    cache.clear()
+    settings.WECHAT_API_BASE = server.url
+    settings.SOCIAL_PROVIDER_TIMEOUT = 5.0
+    yield server
+
+
+def _wechat_channel(team, mode):
+    channel = Channel(kind=Channel.Kind.WECHAT, name=f"Demo shop WeChat ({mode})", team=team)
+    channel.set_credentials(
+        {
+            "app_id": "wx0123456789abcdef",
+            "app_secret": "test-wechat-app-secret",
+            "token": WECHAT_TOKEN,
+            "aes_key": WECHAT_AES_KEY,
+            "mode": mode,
+        }
+    )
+    channel.save()
+    return channel
+
+
+@pytest.fixture
+def wechat_channel(db, team):
+    return _wechat_channel(team, "plain")
+
+
+@pytest.fixture
+def wechat_safe_channel(db, team):
+    return _wechat_channel(team, "safe")
