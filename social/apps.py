@@ -8,6 +8,8 @@ class SocialConfig(AppConfig):
     def ready(self):
         from customers.panels import Panel, register
 
+        from . import selectors
+
         register(
             Panel(
                 key="conversations",
@@ -15,5 +17,8 @@ class SocialConfig(AppConfig):
                 template="social/panels/conversations.html",
                 order=50,
                 icon="chat-dots",
+                context=lambda request, customer: {
+                    "conversations": selectors.customer_conversations(user=request.user, customer=customer)
+                },
             )
         )

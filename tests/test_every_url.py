@@ -18,6 +18,9 @@ PUBLIC = {
     "password_reset_complete",
     "healthz",
     "set-language",
+    # Provider webhooks: anyone may call them, the LINE/WeChat signature on the body is the check.
+    "webhook-line",
+    "webhook-wechat",
 }
 SKIP_PREFIXES = ("django-admin/",)  # Django's own admin checks is_staff; none of our roles is staff.
 # Live event streams never end; tests/callcenter/test_screen_pop.py covers who may open them.

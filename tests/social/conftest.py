@@ -103,3 +103,65 @@ def wechat_channel(db, team):
 @pytest.fixture
 def wechat_safe_channel(db, team):
     return _wechat_channel(team, "safe")
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_cache():
+    from social.webhooks import forget_channel_cache
+
+    forget_channel_cache()
+    yield
+    forget_channel_cache()
+
+
+@pytest.fixture
+def post_line(client, django_capture_on_commit_callbacks):
+    """POST a LINE webhook body (a fixture name or bytes) signed like LINE, running on-commit work too."""
+    from django.urls import reverse
+
+    from social.providers import line
+
+    def post(channel, body, *, secret=LINE_SECRET, signature=None, run_on_commit=True):
+        raw = line_fixture(body) if isinstance(body, str) else body
+        headers = {
+            "HTTP_X_LINE_SIGNATURE": signature if signature is not None else line.signature(secret, raw)
+        }
+        url = reverse("webhook-line", kwargs={"key": channel.webhook_key})
+        with django_capture_on_commit_callbacks(execute=run_on_commit):
+            return client.post(url, raw, content_type="application/json", **headers)
+
+    return post
+
+
+@pytest.fixture
+def post_wechat(client, django_capture_on_commit_callbacks):
+    """POST a WeChat callback (a fixture name or bytes), signed (and encrypted in safe mode) like WeChat."""
+    from django.urls import reverse
+
+    from social.providers import wechat
+
+    def post(
+        channel, body, *, safe=False, token=WECHAT_TOKEN, timestamp="1700000000", nonce="n0nce", tamper=""
+    ):
+        raw = wechat_fixture(body) if isinstance(body, str) else body
+        params = {"timestamp": timestamp, "nonce": nonce, "openid": "o1"}
+        params["signature"] = wechat.sha1_signature(token, timestamp, nonce)
+        if safe:
+            ciphertext = wechat.encrypt(WECHAT_AES_KEY, "wx0123456789abcdef", raw.decode())
+            params["encrypt_type"] = "aes"
+            params["msg_signature"] = wechat.sha1_signature(token, timestamp, nonce, ciphertext)
+            raw = f"<xml><ToUserName><![CDATA[gh_3d3b0d1c2a11]]></ToUserName><Encrypt><![CDATA[{ciphertext}{tamper}]]></Encrypt></xml>".encode()
+        elif tamper:
+            params["signature"] = tamper
+        url = reverse("webhook-wechat", kwargs={"key": channel.webhook_key})
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(f"{url}?{query}", raw, content_type="text/xml")
+
+    return post
