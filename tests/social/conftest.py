@@ -156,7 +156,7 @@ def post_wechat(client, django_capture_on_commit_callbacks):
             ciphertext = wechat.encrypt(WECHAT_AES_KEY, "wx0123456789abcdef", raw.decode())
             params["encrypt_type"] = "aes"
             params["msg_signature"] = wechat.sha1_signature(token, timestamp, nonce, ciphertext)
-            envelope = "<xml><ToUserName><![CDATA[gh_3d3b0d1c2a11]]></ToUserName><Encrypt><![CDATA[{}]]></Encrypt></xml>"
+            envelope = "<xml><ToUserName>gh_3d3b0d1c2a11</ToUserName><Encrypt><![CDATA[{}]]></Encrypt></xml>"
             raw = envelope.format(ciphertext + tamper).encode()
         elif tamper:
             params["signature"] = tamper
