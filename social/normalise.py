@@ -35,6 +35,7 @@ class Inbound:
     event_name: str = ""
     members: list = field(default_factory=list)
     is_unblocked: bool = False
+    received_at: datetime | None = None  # when the webhook reached us: a reply token's clock starts here
 
 
 def _line_time(event) -> datetime:

@@ -94,7 +94,10 @@ def messages_fetch_media(*, message_ids: list[int]) -> int:
                 error=_("Media could not be downloaded: %(e)s") % {"e": exc}
             )
             continue
-        extension = mimetypes.guess_extension(content_type or "") or _extension(message)
+        if message.kind == Message.Kind.FILE:
+            extension = _extension(message)
+        else:
+            extension = mimetypes.guess_extension(content_type or "") or _extension(message)
         name = f"{channel.kind}-{channel.pk}-{message.provider_message_id or message.pk}{extension}"
         message.media.save(name, ContentFile(content), save=False)
         Message.objects.filter(pk=message.pk).update(

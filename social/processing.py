@@ -139,6 +139,7 @@ def _apply(events: list[InboundEvent]) -> FollowUps:
             inbound = normalise.from_line(event.payload)
         else:
             inbound = normalise.from_wechat(event.payload)
+        inbound.received_at = event.received_at
         by_channel[channel.pk].append(inbound)
     for channel_id, inbounds in by_channel.items():
         inbounds.sort(key=lambda i: i.occurred_at)
@@ -343,8 +344,9 @@ def _update_conversations(conversations, changes, replies) -> None:
                 if conversation.status == Conversation.Status.CLOSED:
                     conversation.status = Conversation.Status.OPEN
             usable_token = inbound.reply_token and not inbound.standby and inbound.source_type == "user"
-            if usable_token and (conversation.reply_token_at is None or at >= conversation.reply_token_at):
-                conversation.reply_token, conversation.reply_token_at = inbound.reply_token, at
+            received = inbound.received_at or at
+            if usable_token and (conversation.reply_token_at is None or received >= conversation.reply_token_at):
+                conversation.reply_token, conversation.reply_token_at = inbound.reply_token, received
         touched[conversation.pk] = conversation
     if touched:
         Conversation.objects.bulk_update(
