@@ -336,16 +336,19 @@ def _update_conversations(conversations, changes, replies) -> None:
             at = inbound.occurred_at
             if conversation.last_message_at is None or at > conversation.last_message_at:
                 conversation.last_message_at = at
+            # WeChat's 48-hour window starts when the follower acted; the callback arrives within seconds.
+            received = inbound.received_at or at
             writes = inbound.action in COUNTS_AS_INBOUND or inbound.action == normalise.FOLLOW
-            if writes and (conversation.last_inbound_at is None or at > conversation.last_inbound_at):
-                conversation.last_inbound_at = at
+            if writes and (conversation.last_inbound_at is None or received > conversation.last_inbound_at):
+                conversation.last_inbound_at = received
             if inbound.action in COUNTS_AS_INBOUND:
                 conversation.unread_count += 1
                 if conversation.status == Conversation.Status.CLOSED:
                     conversation.status = Conversation.Status.OPEN
             usable_token = inbound.reply_token and not inbound.standby and inbound.source_type == "user"
-            received = inbound.received_at or at
-            if usable_token and (conversation.reply_token_at is None or received >= conversation.reply_token_at):
+            if usable_token and (
+                conversation.reply_token_at is None or received >= conversation.reply_token_at
+            ):
                 conversation.reply_token, conversation.reply_token_at = inbound.reply_token, received
         touched[conversation.pk] = conversation
     if touched:
