@@ -54,8 +54,13 @@ class FollowUps:
         self.conversation_ids |= other.conversation_ids
 
 
-def inbound_events_process(*, event_ids=None, batch_size: int = BATCH_SIZE) -> dict:
-    """Process pending events (these ids first, then the oldest others up to batch_size)."""
+def inbound_events_process(
+    *, event_ids=None, batch_size: int = BATCH_SIZE, follow_ups_enabled: bool = True
+) -> dict:
+    """Process pending events (these ids first, then the oldest others up to batch_size).
+
+    follow_ups_enabled=False skips the provider calls (profiles, media, replies): for demo seeding.
+    """
     follow_ups = FollowUps()
     with transaction.atomic():
         events = _claim(event_ids, batch_size)
@@ -85,7 +90,8 @@ def inbound_events_process(*, event_ids=None, batch_size: int = BATCH_SIZE) -> d
             InboundEvent.objects.filter(pk=event.pk).update(
                 status=InboundEvent.Status.FAILED, attempts=F("attempts") + 1, error=error, processed_at=now
             )
-        transaction.on_commit(lambda: _enqueue_follow_ups(follow_ups))
+        if follow_ups_enabled:
+            transaction.on_commit(lambda: _enqueue_follow_ups(follow_ups))
     return {"processed": len(done), "failed": len(failed), "more": len(events) >= batch_size}
 
 
@@ -112,8 +118,8 @@ def _enqueue_follow_ups(follow_ups: FollowUps) -> None:
             tasks.fetch_media.delay(follow_ups.media_message_ids)
         if follow_ups.send_message_ids:
             tasks.send_queued_messages.delay(follow_ups.send_message_ids)
-    except Exception:
-        logger.warning("social: could not enqueue follow-ups (broker down?)", exc_info=True)
+    except Exception as exc:  # broker down, or (eager mode) the provider unreachable: retried later
+        logger.warning("social: follow-ups not done now: %s", exc)
     if follow_ups.conversation_ids:
         _publish_new_messages(follow_ups.conversation_ids)
 
