@@ -43,6 +43,38 @@ def record_interaction(
     )
 
 
+def record_interaction_many(
+    *,
+    customer_ids,
+    kind: str,
+    summary: str,
+    channel: str = Interaction.Channel.CRM,
+    occurred_at=None,
+    actor=None,
+    subject=None,
+    data: dict | None = None,
+) -> int:
+    """The same entry on many customers' timelines at once (a broadcast's batch): one INSERT per 1000."""
+    subject_type = ContentType.objects.get_for_model(subject) if subject is not None else None
+    occurred_at = occurred_at or timezone.now()
+    actor = actor if actor is not None and actor.is_authenticated else None
+    rows = [
+        Interaction(
+            customer_id=customer_id,
+            kind=kind,
+            channel=channel,
+            summary=summary[:500],
+            occurred_at=occurred_at,
+            actor=actor,
+            subject_type=subject_type,
+            subject_id=subject.pk if subject is not None else None,
+            data=data or {},
+        )
+        for customer_id in customer_ids
+    ]
+    return len(Interaction.objects.bulk_create(rows, batch_size=1000))
+
+
 def interaction_revise(
     *, interaction: Interaction, summary: str | None = None, data: dict | None = None
 ) -> None:

@@ -8,6 +8,8 @@ class SocialConfig(AppConfig):
     def ready(self):
         from customers.panels import Panel, register
 
+        from . import broadcast_tasks, inbox_tasks  # noqa: F401 - the worker learns the inbox's tasks
+
         register(
             Panel(
                 key="conversations",
