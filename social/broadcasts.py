@@ -27,7 +27,7 @@ from crm import pubsub
 from customers.models import Consent, Customer, Interaction, SocialIdentity
 from customers.services import record_interaction_many
 
-from .inbox import IMAGE_TYPES, INBOX_CHANNEL, _checked_image, _public_url
+from .inbox import IMAGE_TYPES, INBOX_CHANNEL, _checked_image, media_url
 from .models import Broadcast, BroadcastDelivery, BroadcastVariant, Channel
 
 logger = logging.getLogger(__name__)
@@ -424,7 +424,7 @@ class _RateLimiter:
 
 def line_messages(variant: BroadcastVariant) -> list[dict]:
     if variant.kind == BroadcastVariant.Kind.IMAGE:
-        url = _public_url(variant.image.url)
+        url = media_url("b", variant.pk)
         return [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}]
     if variant.kind == BroadcastVariant.Kind.FLEX:
         return [{"type": "flex", "altText": variant.alt_text or variant.text or "", "contents": variant.flex}]

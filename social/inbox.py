@@ -271,6 +271,7 @@ def conversation_assign(*, conversation: Conversation, actor, assignee=None, tea
 def _assigned_toast(conversation) -> str:
     from django.template.loader import render_to_string
 
+    conversation = Conversation.objects.select_related("identity", "channel").get(pk=conversation.pk)
     return render_to_string("social/inbox_toast.html", {"conversation": conversation})
 
 
@@ -376,9 +377,18 @@ def _public_url(path: str) -> str:
     return base.rstrip("/") + path
 
 
+def media_url(kind: str, pk: int, *, absolute: bool = True) -> str:
+    """The signed address of a message's ("m") or broadcast variant's ("b") image; LINE fetches it."""
+    from django.core import signing
+    from django.urls import reverse
+
+    path = reverse("inbox:media", kwargs={"token": signing.dumps([kind, pk], salt="social.media")})
+    return _public_url(path) if absolute else path
+
+
 def line_payload(message: Message) -> dict:
     if message.kind == Message.Kind.IMAGE:
-        url = _public_url(message.media.url)
+        url = media_url("m", message.pk)
         return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
     return {"type": "text", "text": message.text}
 
