@@ -18,6 +18,8 @@ PUBLIC = {
     "password_reset_complete",
     "healthz",
     "set-language",
+    "media",  # social inbox: an image by signed link (LINE fetches what we send from there)
+    "link",  # social inbox: LINE account link, opened by a customer with a signed, expiring link
 }
 SKIP_PREFIXES = ("django-admin/",)  # Django's own admin checks is_staff; none of our roles is staff.
 # Live event streams never end; tests/callcenter/test_screen_pop.py covers who may open them.
