@@ -38,6 +38,8 @@ urlpatterns = [
     path("sales/", include("sales.urls")),
     path("inbox/", include("social.inbox_urls")),
     path("broadcasts/", include("social.broadcast_urls")),
+    path("social/", include("social.urls")),
+    path("webhooks/", include("social.webhook_urls")),
     path("api/v1/", include("crm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -211,6 +211,7 @@ class Interaction(models.Model):
         BROADCAST = "broadcast", _("Broadcast received")
         CONSENT = "consent", _("Consent")
         SYSTEM = "system", _("Profile change")
+        SOCIAL_EVENT = "social_event", _("Social activity")
 
     class Channel(models.TextChoices):
         PHONE = "phone", _("Phone")

@@ -43,36 +43,64 @@ def record_interaction(
     )
 
 
-def record_interaction_many(
-    *,
-    customer_ids,
-    kind: str,
-    summary: str,
-    channel: str = Interaction.Channel.CRM,
-    occurred_at=None,
-    actor=None,
-    subject=None,
-    data: dict | None = None,
-) -> int:
-    """The same entry on many customers' timelines at once (a broadcast's batch): one INSERT per 1000."""
-    subject_type = ContentType.objects.get_for_model(subject) if subject is not None else None
-    occurred_at = occurred_at or timezone.now()
-    actor = actor if actor is not None and actor.is_authenticated else None
-    rows = [
-        Interaction(
-            customer_id=customer_id,
-            kind=kind,
-            channel=channel,
-            summary=summary[:500],
-            occurred_at=occurred_at,
-            actor=actor,
-            subject_type=subject_type,
-            subject_id=subject.pk if subject is not None else None,
-            data=data or {},
+@dataclass
+class InteractionEntry:
+    """One timeline entry for record_interactions(); same fields as record_interaction()."""
+
+    customer_id: int
+    kind: str
+    summary: str
+    channel: str = Interaction.Channel.CRM
+    occurred_at: object = None
+    actor_id: int | None = None
+    subject: object = None
+    data: dict = field(default_factory=dict)
+
+
+def record_interactions(entries: list[InteractionEntry]) -> list[Interaction]:
+    """Add many timeline entries in one INSERT (webhook batches). The only other writer of Interaction rows."""
+    content_types = {}
+    rows = []
+    now = timezone.now()
+    for entry in entries:
+        subject_type = None
+        if entry.subject is not None:
+            model = type(entry.subject)
+            if model not in content_types:
+                content_types[model] = ContentType.objects.get_for_model(model)
+            subject_type = content_types[model]
+        rows.append(
+            Interaction(
+                customer_id=entry.customer_id,
+                kind=entry.kind,
+                channel=entry.channel,
+                summary=entry.summary[:500],
+                occurred_at=entry.occurred_at or now,
+                actor_id=entry.actor_id,
+                subject_type=subject_type,
+                subject_id=entry.subject.pk if entry.subject is not None else None,
+                data=entry.data or {},
+            )
         )
-        for customer_id in customer_ids
-    ]
-    return len(Interaction.objects.bulk_create(rows, batch_size=1000))
+    return Interaction.objects.bulk_create(rows, batch_size=500)
+
+
+def customer_tags_add(*, customer: Customer, names, reason: str, actor=None) -> list[Tag]:
+    """Add tags (created when new) without removing others; the timeline says which were new and why."""
+    tags = tags_from_names(names)
+    existing = set(customer.tags.filter(pk__in=[t.pk for t in tags]).values_list("pk", flat=True))
+    added = [t for t in tags if t.pk not in existing]
+    if added:
+        customer.tags.add(*added)
+        record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("Tagged %(tags)s (%(reason)s)")
+            % {"tags": ", ".join(t.name for t in added), "reason": reason},
+            actor=actor,
+            data={"tags_added": [t.name for t in added], "reason": reason},
+        )
+    return added
 
 
 def interaction_revise(

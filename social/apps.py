@@ -2,12 +2,6 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-def conversations_panel_context(request, customer):
-    from .views_inbox import customer_conversations_panel
-
-    return customer_conversations_panel(request, customer)
-
-
 class SocialConfig(AppConfig):
     name = "social"
 
@@ -20,13 +14,18 @@ class SocialConfig(AppConfig):
         if inbox.ticket_reply_relay not in ticket_services.PUBLIC_REPLY_LISTENERS:
             ticket_services.PUBLIC_REPLY_LISTENERS.append(inbox.ticket_reply_relay)
 
+        from . import selectors
+
         register(
             Panel(
                 key="conversations",
                 title=_("Conversations"),
                 template="social/panels/conversations.html",
-                context=conversations_panel_context,
                 order=50,
                 icon="chat-dots",
+                context=lambda request, customer: {
+                    "conversations": selectors.customer_conversations(user=request.user, customer=customer),
+                    "live": bool(getattr(request, "scope", None)),  # the inbox's live stream needs ASGI
+                },
             )
         )

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from crm import pubsub
 from customers.models import Consent, Customer, Interaction, SocialIdentity
-from customers.services import record_interaction_many
+from customers.services import InteractionEntry, record_interactions
 
 from .inbox import IMAGE_TYPES, INBOX_CHANNEL, _checked_image, media_url
 from .models import Broadcast, BroadcastDelivery, BroadcastVariant, Channel
@@ -518,16 +518,26 @@ def _batch_done(broadcast, variant, batch, error: str) -> None:
             )
             Broadcast.objects.filter(pk=broadcast.pk).update(sent_count=F("sent_count") + len(ids))
             BroadcastVariant.objects.filter(pk=variant.pk).update(sent_count=F("sent_count") + len(ids))
-            record_interaction_many(
-                customer_ids=[customer_id for _pk, customer_id, _external in batch],
-                kind=Interaction.Kind.BROADCAST,
-                channel=Interaction.Channel.LINE
+            channel = (
+                Interaction.Channel.LINE
                 if broadcast.channel.kind == Channel.Kind.LINE
-                else Interaction.Channel.WECHAT,
-                summary=_("Broadcast received: %(name)s") % {"name": broadcast.name},
-                subject=broadcast,
-                occurred_at=now,
-                data={"broadcast": broadcast.pk, "variant": variant.label},
+                else Interaction.Channel.WECHAT
+            )
+            summary = _("Broadcast received: %(name)s") % {"name": broadcast.name}
+            data = {"broadcast": broadcast.pk, "variant": variant.label}
+            record_interactions(
+                [
+                    InteractionEntry(
+                        customer_id=customer_id,
+                        kind=Interaction.Kind.BROADCAST,
+                        channel=channel,
+                        summary=summary,
+                        occurred_at=now,
+                        subject=broadcast,
+                        data=data,
+                    )
+                    for _pk, customer_id, _external in batch
+                ]
             )
     pubsub.publish(INBOX_CHANNEL, f"broadcast-{broadcast.pk}", str(broadcast.pk))
 
@@ -561,21 +571,27 @@ class _WeChatSender:
     batch_size = WECHAT_BATCH
 
     def __init__(self, channel):
-        from .providers.wechat import WeChatClient
+        from .providers.wechat import WechatClient
 
-        self.client = WeChatClient.for_channel(channel)
+        self.client = WechatClient.for_channel(channel)
 
     def messages(self, variant):
         if variant.kind == BroadcastVariant.Kind.IMAGE:
             with variant.image.open("rb") as file:
-                media_id = self.client.upload_media(
-                    "image", file.read(), variant.image.name.rsplit("/", 1)[-1]
-                )
+                content = file.read()
+            name = variant.image.name.rsplit("/", 1)[-1]
+            content_type = "image/png" if name.endswith(".png") else "image/jpeg"
+            media_id = self.client.upload_media("image", name, content, content_type)
             return {"msgtype": "image", "image": {"media_id": media_id}}
         return {"msgtype": "text", "text": {"content": variant.text}}
 
     def send(self, recipients, messages, *, retry_key):
-        self.client.mass_send(recipients, messages)
+        if len(recipients) == 1:  # mass send needs two openids or more: a customer-service message then
+            self.client._api(
+                "POST", "/cgi-bin/message/custom/send", json_body={"touser": recipients[0], **messages}
+            )
+            return
+        self.client._api("POST", "/cgi-bin/message/mass/send", json_body={"touser": recipients, **messages})
 
     def close(self):
         pass

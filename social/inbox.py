@@ -89,6 +89,14 @@ def conversation_notify(conversation_id: int, *, customer_id: int | None = None)
         pubsub.publish(INBOX_CHANNEL, f"customer-{customer_id}", str(conversation_id))
 
 
+def conversations_changed(conversation_ids) -> None:
+    """Webhook processing stored messages in these conversations: tell the open pages (called after commit)."""
+    for conversation_id, customer_id in Conversation.objects.filter(
+        pk__in=list(conversation_ids)
+    ).values_list("pk", "customer_id"):
+        conversation_notify(conversation_id, customer_id=customer_id)
+
+
 def _changed(conversation: Conversation) -> None:
     conversation_id, customer_id = conversation.pk, conversation.customer_id
     transaction.on_commit(lambda: conversation_notify(conversation_id, customer_id=customer_id))
@@ -460,26 +468,29 @@ def _line_error(exc) -> str:
 
 
 def _deliver_wechat(message, conversation) -> str:
-    from .providers.wechat import WeChatApiError, WeChatClient
+    from .providers.http import ProviderError
+    from .providers.wechat import WechatClient, WechatError
 
     if wechat_window_closed(conversation):
         raise DeliveryError(window_closed_message())
-    client = WeChatClient(conversation.channel)
     openid = conversation.identity.external_id
     try:
+        client = WechatClient.for_channel(conversation.channel)
         if message.kind == Message.Kind.IMAGE:
             with message.media.open("rb") as file:
-                media_id = client.upload_media("image", file.read(), message.media.name.rsplit("/", 1)[-1])
-            client.send_image(openid, media_id)
+                content = file.read()
+            name = message.media.name.rsplit("/", 1)[-1]
+            content_type = "image/png" if name.endswith(".png") else "image/jpeg"
+            client.send_image(openid, client.upload_media("image", name, content, content_type))
         else:
             client.send_text(openid, message.text)
-    except WeChatApiError as exc:
-        if getattr(exc, "errcode", None) == 45015:
+    except WechatError as exc:
+        if exc.window_closed:
             raise DeliveryError(window_closed_message()) from None
         raise DeliveryError(_("WeChat refused the message: %(detail)s") % {"detail": exc}) from None
-    except OSError as exc:
+    except ProviderError as exc:
         # WeChat has no retry key: a repeated send could arrive twice, so a person decides.
-        raise DeliveryError(_("WeChat could not be reached: %(error)s") % {"error": exc}) from None
+        raise DeliveryError(_("WeChat could not be reached: %(detail)s") % {"detail": exc}) from None
     return ""
 
 

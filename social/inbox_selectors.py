@@ -3,7 +3,7 @@
 import re
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 
 from crm import roles
 from customers.models import ContactPoint, Customer
@@ -138,17 +138,3 @@ def binding_proposals(*, user, conversation: Conversation, messages: list[Messag
     if conversation.customer_id:
         candidates = candidates.exclude(pk=conversation.customer_id)
     return list(candidates.order_by("name")[:5])
-
-
-def customer_conversations(*, user, customer: Customer, limit: int = 5) -> list[Conversation]:
-    """The customer's conversations `user` may see, each with its last message's text (one query)."""
-    last = Message.objects.filter(conversation=OuterRef("pk"), is_internal_note=False).order_by(
-        "-created_at", "-id"
-    )
-    return list(
-        conversations_visible_to(user)
-        .filter(customer=customer)
-        .select_related("channel", "identity", "assignee")
-        .annotate(last_text=Subquery(last.values("text")[:1]), last_kind=Subquery(last.values("kind")[:1]))
-        .order_by("-last_message_at", "-id")[:limit]
-    )

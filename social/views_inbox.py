@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.sse import event_stream, sse_response
-from customers.models import Customer
 from customers.permissions import customers_visible_to
 
 from . import binding, inbox, inbox_selectors
@@ -352,11 +351,3 @@ def link_page(request, token):
             binding.link_code_send(token=token, email=request.POST.get("email", "")[:254])
             step = "code"
     return render(request, "social/link.html", {"token": token, "step": step, "error": error})
-
-
-def customer_conversations_panel(request, customer: Customer) -> dict:
-    """The 360 page's conversations panel: the customer's conversations the user may see (one query)."""
-    return {
-        "conversations": inbox_selectors.customer_conversations(user=request.user, customer=customer),
-        "live": bool(getattr(request, "scope", None)),
-    }

@@ -20,6 +20,9 @@ PUBLIC = {
     "set-language",
     "media",  # social inbox: an image by signed link (LINE fetches what we send from there)
     "link",  # social inbox: LINE account link, opened by a customer with a signed, expiring link
+    # Provider webhooks: anyone may call them, the LINE/WeChat signature on the body is the check.
+    "webhook-line",
+    "webhook-wechat",
 }
 SKIP_PREFIXES = ("django-admin/",)  # Django's own admin checks is_staff; none of our roles is staff.
 # Live event streams never end; tests/callcenter/test_screen_pop.py covers who may open them.

@@ -92,11 +92,11 @@ class FakeLine:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def fail_next(self, status: int, count: int = 1, *, retry_after: int | None = None):
-        """Answer `status` to the next `count` calls (429 with Retry-After if given)."""
+    def fail_next(self, status: int, count: int = 1, *, retry_after: int | None = None, path: str = ""):
+        """Answer `status` to the next `count` calls (whose path contains `path`, if given)."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         with self._lock:
-            self._failures.extend([(status, headers)] * count)
+            self._failures.extend([(status, headers, path)] * count)
 
     def calls(self, path_fragment: str = "") -> list[Recorded]:
         with self._lock:
@@ -112,9 +112,11 @@ class FakeLine:
         record = Recorded(method, path, {k.lower(): v for k, v in headers.items()}, body)
         with self._lock:
             self.requests.append(record)
-            failure = self._failures.pop(0) if self._failures else None
+            failure = next((f for f in self._failures if f[2] in path), None)
+            if failure:
+                self._failures.remove(failure)
         if failure:
-            status, extra = failure
+            status, extra, _path = failure
             return status, {"Content-Type": "application/json", **extra}, _json({"message": "fake failure"})
         if record.headers.get("authorization") != f"Bearer {self.access_token}":
             return 401, {"Content-Type": "application/json"}, _json({"message": "Authentication failed."})
@@ -175,7 +177,10 @@ class FakeLine:
             )
         match = re.fullmatch(r"/v2/bot/message/([^/]+)/content", path)
         if method == "GET" and match:
-            content, content_type = self.contents.get(match.group(1), (PNG_1x1, "image/png"))
+            stored = self.contents.get(match.group(1), (PNG_1x1, "image/png"))
+            if stored is None:  # LINE no longer has it
+                return 404, {"Content-Type": "application/json"}, _json({"message": "Not found"})
+            content, content_type = stored
             return 200, {"Content-Type": content_type}, content
         return 404, {"Content-Type": "application/json"}, _json({"message": "Not found"})
 
