@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -504,6 +504,11 @@ def _batch_done(broadcast, variant, batch, error: str) -> None:
     ids = [pk for pk, _customer, _external in batch]
     now = timezone.now()
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A batch lost in a crash is sent again with the same retry key (LINE answers 409) and
+            # written again: it need not wait for the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         if error:
             BroadcastDelivery.objects.filter(pk__in=ids).update(
                 status=BroadcastDelivery.Status.FAILED, error=error
