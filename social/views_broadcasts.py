@@ -82,14 +82,17 @@ def _broadcast(request, pk) -> Broadcast:
 @login_required
 def broadcast_detail(request, pk):
     broadcast = _broadcast(request, pk)
-    context = {"broadcast": broadcast, "variants": list(broadcast.variants.all())}
+    context = {
+        "broadcast": broadcast,
+        "variants": list(broadcast.variants.all()),
+        "live": bool(getattr(request, "scope", None)),
+    }
     if request.htmx and request.htmx.target == "broadcast-progress":
         return render(request, "social/broadcast_detail.html#progress", context)
     if broadcast.status in (Broadcast.Status.DRAFT, Broadcast.Status.SCHEDULED):
         context["preview"] = broadcasts.broadcast_preview(broadcast)
     context["tags"] = list(broadcast.tags.all())
     context["schedule_form"] = ScheduleForm()
-    context["live"] = bool(getattr(request, "scope", None))
     return render(request, "social/broadcast_detail.html", context)
 
 

@@ -19,6 +19,8 @@ from .inbox_forms import AssignForm, NoteForm, ReplyForm, TicketForm
 from .models import Conversation, Message
 
 MEDIA_SALT = "social.media"
+# LINE fetches an image we send when it delivers it; the inbox makes a fresh link on every page.
+MEDIA_MAX_AGE = 30 * 24 * 3600
 
 
 def _require_inbox(user):
@@ -303,7 +305,7 @@ def media(request, token):
     """A message's or broadcast's image by signed link: LINE fetches what we send from here, and the
     inbox shows what customers sent. The link is the permission; it names one file."""
     try:
-        kind, pk = signing.loads(token, salt=MEDIA_SALT)
+        kind, pk = signing.loads(token, salt=MEDIA_SALT, max_age=MEDIA_MAX_AGE)
     except (signing.BadSignature, ValueError, TypeError):
         raise Http404 from None
     if kind == "m":

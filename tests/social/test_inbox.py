@@ -373,3 +373,19 @@ def test_an_agent_of_another_team_cannot_post_anything(login, conversation):
     ]:
         assert client.post(f"/inbox/{conversation.pk}/{path}/", data).status_code == 404, path
     assert conversation.messages.count() == 1
+
+
+def test_the_live_stream_refuses_users_without_the_inbox(login, team):
+    nobody = UserFactory(username="no-inbox", team=team)
+    assert login(nobody).get("/inbox/stream/").status_code == 403
+
+
+def test_typing_a_search_keeps_the_folder(login, admin_user, line_channel):
+    conversation_for(line_channel, messages=["退貨"], name="Mine", assignee=admin_user)
+    conversation_for(line_channel, messages=["退貨"], name="Someone else's")
+    body = login(admin_user).get(
+        "/inbox/?folder=mine&q=退貨", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="conversation-list"
+    )
+    text = body.content.decode()
+    assert text.startswith('\n<div id="conversation-list"') or 'id="conversation-list"' in text[:200]
+    assert "Mine" in text and "Someone else" not in text
