@@ -10,7 +10,9 @@ class SocialConfig(AppConfig):
         from tickets.services import tickets as ticket_services
 
         from . import broadcast_tasks, inbox, inbox_tasks  # noqa: F401 - the worker learns the inbox's tasks
+        from .inbox_customer_data import register_customer_data
 
+        register_customer_data()
         if inbox.ticket_reply_relay not in ticket_services.PUBLIC_REPLY_LISTENERS:
             ticket_services.PUBLIC_REPLY_LISTENERS.append(inbox.ticket_reply_relay)
 

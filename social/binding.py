@@ -68,12 +68,38 @@ def identity_bind(*, actor, conversation: Conversation, customer: Customer) -> C
     return conversation
 
 
-def _bind(identity, *, previous, customer, actor, channel) -> None:
+def follower_profile_only(customer: Customer, identity) -> bool:
+    """True for a profile the CRM made for a new follower and nobody has filled in since: no contact
+    details, no owner, and no other account. Folding it into a real customer loses nothing."""
+    return (
+        customer.owner_id is None
+        and not customer.contact_points.exists()
+        and not customer.social_identities.exclude(pk=identity.pk).exists()
+    )
+
+
+def _bind(identity, *, previous, customer, actor, channel, move_if_no_merge: bool = False) -> None:
+    """Bind; `move_if_no_merge` moves the account alone when the profiles may not be merged (the
+    customer proved who they are through the account link, but nobody approved merging two profiles)."""
     merge = _merge_service()
-    if merge is not None and actor is not None:
-        merge(actor=actor, winner=customer, loser=previous)
-        # The merge moves what its registered providers know about; the identity and its
-        # conversations must end up on the winner whatever they are.
+    if merge is not None and move_if_no_merge and not follower_profile_only(previous, identity):
+        merge = None
+    if merge is not None:
+        if follower_profile_only(previous, identity):
+            # Binding is the operator's call; folding the follower's empty profile in is the system's
+            # (the operator may not even see that profile: they see the conversation).
+            merge(actor=None, winner=customer, loser=previous)
+        elif actor is not None and actor.has_perm("customers.merge_customer"):
+            merge(actor=actor, winner=customer, loser=previous)
+        else:
+            raise PermissionDenied(
+                _(
+                    "This account's profile holds its own details: binding it merges two customers, which "
+                    "needs a manager."
+                )
+            )
+    # The merge moves what its registered providers know about; the identity and its conversations
+    # end up on the chosen customer whatever they are.
     identity.customer = customer
     identity.save(update_fields=["customer"])
     Conversation.objects.filter(identity=identity).update(customer=customer)
@@ -231,7 +257,14 @@ def account_link_complete(*, channel: Channel, event: dict) -> bool:
         if identity is None or customer is None:
             return False
         if identity.customer_id != customer.pk:
-            _bind(identity, previous=identity.customer, customer=customer, actor=None, channel=channel)
+            _bind(
+                identity,
+                previous=identity.customer,
+                customer=customer,
+                actor=None,
+                channel=channel,
+                move_if_no_merge=True,
+            )
         for conversation in Conversation.objects.filter(identity=identity):
             _note_system(conversation, None, _("The customer linked their LINE account"))
             _changed(conversation)

@@ -1,6 +1,7 @@
 """Binding a LINE identity to an existing customer: by the operator, on a phone-number proposal, and by
 the customer through LINE's account link."""
 
+import importlib.util
 import re
 import urllib.parse
 
@@ -116,3 +117,46 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, manager, co
 
 def test_a_forged_link_is_refused(client):
     assert client.get("/inbox/link/forged-token/").status_code == 404
+
+
+requires_merge_service = pytest.mark.skipif(
+    importlib.util.find_spec("customers.merging") is None,
+    reason="the merge service (branch h-merge) is not merged here yet",
+)
+
+
+@requires_merge_service
+def test_with_the_merge_service_the_followers_empty_profile_is_merged_into_the_customer(
+    login, agent, conversation, customer
+):
+    from customers.models import Customer
+
+    placeholder = conversation.customer
+    customer.owner = agent  # the agent may see the customer they bind to
+    customer.save()
+    binding.identity_bind(actor=agent, conversation=conversation, customer=customer)
+    placeholder.refresh_from_db()
+    conversation.refresh_from_db()
+    assert placeholder.merged_into_id == customer.pk
+    assert conversation.customer == customer
+    assert Customer.objects.filter(pk=customer.pk, social_identities=conversation.identity).exists()
+
+
+@requires_merge_service
+def test_merging_two_real_profiles_needs_a_manager(agent, manager, conversation, customer):
+    from customers.models import ContactPoint
+
+    placeholder = conversation.customer
+    ContactPoint.objects.create(
+        customer=placeholder, kind="email", value="x@example.com", normalised="x@example.com"
+    )
+    placeholder.team = manager.team
+    placeholder.save()
+    customer.owner = agent
+    customer.save()
+    with pytest.raises(PermissionDenied) as exc:
+        binding.identity_bind(actor=agent, conversation=conversation, customer=customer)
+    assert "needs a manager" in str(exc.value)
+    binding.identity_bind(actor=manager, conversation=conversation, customer=customer)
+    placeholder.refresh_from_db()
+    assert placeholder.merged_into_id == customer.pk
