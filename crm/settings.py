@@ -128,6 +128,8 @@ CELERY_BEAT_SCHEDULE["social-sweep-pending-events"] = {
     "task": "social.sweep_pending_events",
     "schedule": 60.0,
 }
+# Social: start scheduled broadcasts whose time has come.
+CELERY_BEAT_SCHEDULE["social-broadcasts-start-due"] = {"task": "social.broadcasts_start_due", "schedule": 60.0}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -198,6 +200,10 @@ CHANNEL_ENCRYPTION_KEY = env("CHANNEL_ENCRYPTION_KEY", default="")
 SOCIAL_WEBHOOK_MAX_BYTES = env.int("SOCIAL_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 # Timeouts (seconds) for calls to the LINE and WeChat APIs.
 SOCIAL_PROVIDER_TIMEOUT = env.float("SOCIAL_PROVIDER_TIMEOUT", default=10.0)
+# Broadcasts: provider requests per second (LINE allows 200 multicasts a second; 0 means no limit).
+SOCIAL_BROADCAST_REQUESTS_PER_SECOND = env.float("SOCIAL_BROADCAST_REQUESTS_PER_SECOND", default=100.0)
+# The CRM's public https address: LINE fetches images the inbox and broadcasts send from there.
+SOCIAL_PUBLIC_URL = env("SOCIAL_PUBLIC_URL", default="")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

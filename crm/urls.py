@@ -36,6 +36,8 @@ urlpatterns = [
     path("callcenter/", include("callcenter.urls")),
     path("tickets/", include("tickets.urls")),
     path("sales/", include("sales.urls")),
+    path("inbox/", include("social.inbox_urls")),
+    path("broadcasts/", include("social.broadcast_urls")),
     path("social/", include("social.urls")),
     path("webhooks/", include("social.webhook_urls")),
     path("api/v1/", include("crm.api_urls")),

@@ -7,6 +7,14 @@ class SocialConfig(AppConfig):
 
     def ready(self):
         from customers.panels import Panel, register
+        from tickets.services import tickets as ticket_services
+
+        from . import broadcast_tasks, inbox, inbox_tasks  # noqa: F401 - the worker learns the inbox's tasks
+        from .inbox_customer_data import register_customer_data
+
+        register_customer_data()
+        if inbox.ticket_reply_relay not in ticket_services.PUBLIC_REPLY_LISTENERS:
+            ticket_services.PUBLIC_REPLY_LISTENERS.append(inbox.ticket_reply_relay)
 
         from . import selectors
 
@@ -18,7 +26,8 @@ class SocialConfig(AppConfig):
                 order=50,
                 icon="chat-dots",
                 context=lambda request, customer: {
-                    "conversations": selectors.customer_conversations(user=request.user, customer=customer)
+                    "conversations": selectors.customer_conversations(user=request.user, customer=customer),
+                    "live": bool(getattr(request, "scope", None)),  # the inbox's live stream needs ASGI
                 },
             )
         )

@@ -321,3 +321,128 @@ class AutoReplyRule(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# Broadcasts (h-inbox) ---------------------------------------------------------------------------------
+
+
+class Broadcast(models.Model):
+    """One message sent to an audience of a channel's followers, possibly in A/B variants."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        CANCELLED = "cancelled", _("Cancelled")
+        DONE = "done", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    class TagMatch(models.TextChoices):
+        ANY = "any", _("Any of the tags")
+        ALL = "all", _("All of the tags")
+
+    name = models.CharField(_("name"), max_length=200)
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="broadcasts"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # The audience: customers with these tags (any or all of them), optionally in one lifecycle stage.
+    # broadcast_audience() is the one place that turns this into customers.
+    tags = models.ManyToManyField("customers.Tag", verbose_name=_("tags"), blank=True, related_name="+")
+    tag_match = models.CharField(_("tag match"), max_length=3, choices=TagMatch.choices, default=TagMatch.ANY)
+    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=20, blank=True)
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("recipients"), default=0)
+    sent_count = models.PositiveIntegerField(_("sent"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+        permissions = [("send_broadcast", _("Can compose and send broadcasts"))]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="broadcast_due_idx")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def done_count(self) -> int:
+        return self.sent_count + self.failed_count
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done_count / self.total) if self.total else 0
+
+
+class BroadcastVariant(models.Model):
+    """One version of the message; variants split the audience by percentage (A/B tests)."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        IMAGE = "image", _("Image")
+        FLEX = "flex", _("LINE Flex message")
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(_("label"), max_length=20, default="A")
+    percent = models.PositiveSmallIntegerField(_("share of recipients (%)"), default=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    text = models.TextField(_("text"), blank=True)
+    image = models.FileField(_("image"), upload_to="social/broadcasts/%Y/%m/", max_length=300, blank=True)
+    flex = models.JSONField(_("Flex JSON"), null=True, blank=True)
+    alt_text = models.CharField(_("notification text"), max_length=400, blank=True)
+    sent_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["broadcast", "label"]
+        verbose_name = _("broadcast variant")
+        verbose_name_plural = _("broadcast variants")
+
+    def __str__(self):
+        return f"{self.broadcast_id}/{self.label}"
+
+
+class BroadcastDelivery(models.Model):
+    """One recipient of a broadcast and what happened to their message."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries")
+    variant = models.ForeignKey(BroadcastVariant, on_delete=models.CASCADE, related_name="deliveries")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    identity = models.ForeignKey(
+        "customers.SocialIdentity", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("broadcast delivery")
+        verbose_name_plural = _("broadcast deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broadcast", "identity"], name="broadcastdelivery_unique_identity"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["broadcast", "variant", "status", "id"], name="broadcastdelivery_batch_idx"),
+            models.Index(fields=["customer"], name="broadcastdelivery_customer_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.broadcast_id} → {self.identity_id}: {self.status}"

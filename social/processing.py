@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from customers.models import Interaction, SocialIdentity
 from customers.services import InteractionEntry, customer_create, customer_tags_add, record_interactions
 
-from . import autoreply, normalise
+from . import autoreply, binding, normalise
 from .models import AutoReplyRule, Channel, Conversation, InboundEvent, Message, SocialGroup
 from .normalise import Inbound
 
@@ -132,6 +132,9 @@ def _publish_new_messages(conversation_ids) -> None:
     from crm import pubsub
 
     pubsub.publish(SOCIAL_TOPIC, "conversations", json.dumps(sorted(conversation_ids)))
+    from .inbox import conversations_changed  # h-inbox: the open inboxes and 360 pages refresh
+
+    conversations_changed(conversation_ids)
 
 
 def _apply(events: list[InboundEvent]) -> FollowUps:
@@ -241,6 +244,12 @@ def _apply_channel(channel: Channel, inbounds: list[Inbound], rules, follow_ups:
         follow_ups.send_message_ids += [m.pk for m in replies]
     _update_conversations(conversations, conversation_changes, replies)
     follow_ups.conversation_ids |= set(conversation_changes)
+    for inbound in personal:  # h-inbox: a LINE account link carries the nonce we issued
+        if inbound.event_name == "accountLink":
+            binding.account_link_complete(
+                channel=channel,
+                event={"source": {"userId": inbound.user_id}, "link": inbound.data.get("accountLink") or {}},
+            )
 
 
 def _placeholder_name(channel: Channel, user_id: str) -> str:

@@ -18,6 +18,8 @@ PUBLIC = {
     "password_reset_complete",
     "healthz",
     "set-language",
+    "media",  # social inbox: an image by signed link (LINE fetches what we send from there)
+    "link",  # social inbox: LINE account link, opened by a customer with a signed, expiring link
     # Provider webhooks: anyone may call them, the LINE/WeChat signature on the body is the check.
     "webhook-line",
     "webhook-wechat",

@@ -109,6 +109,11 @@ class FakeWechat:
             if payload.get("touser") in self.window_closed:
                 return _err(45015, "response out of time limit or subscription is canceled")
             return _ok({"errcode": 0, "errmsg": "ok"})
+        if path == "/cgi-bin/message/mass/send":  # broadcasts (h-inbox): openid list, 2 to 10,000
+            payload = json.loads(body or b"{}")
+            if not 2 <= len(payload.get("touser") or []) <= 10000:
+                return _err(40130, "invalid openid list size, at least two openid")
+            return _ok({"errcode": 0, "errmsg": "send job submission success", "msg_id": next(self._counter)})
         if path == "/cgi-bin/user/info":
             openid = params.get("openid", "")
             return _ok(

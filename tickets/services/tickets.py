@@ -46,6 +46,12 @@ CHANNELS = {
 }
 
 
+# Apps that carry a ticket's public replies elsewhere register here (the social inbox sends them to
+# LINE or WeChat when the ticket was opened from a conversation): listener(ticket, comment), called
+# inside the reply's transaction.
+PUBLIC_REPLY_LISTENERS: list = []
+
+
 class _Unchanged:
     def __repr__(self):
         return "UNCHANGED"
@@ -454,6 +460,9 @@ def ticket_reply(
     )
     _store_attachments(ticket, files, comment=comment, actor=actor)
     followers_tell(ticket, actor=actor, event="note" if internal else "reply", text=body)
+    if not internal:
+        for listener in PUBLIC_REPLY_LISTENERS:
+            listener(ticket, comment)
     config, transitions = None, None
     if not internal:
         if ticket.first_responded_at is None:

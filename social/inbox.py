@@ -1,0 +1,558 @@
+"""Inbox writes: replies, internal notes, assignment, close/reopen, and tickets from a conversation.
+
+Each service checks that the acting user may see the conversation, validates before writing, runs in
+one transaction, puts what the customer sees (or what changed) on the timeline, and tells the open
+inboxes after commit. Sending happens in a Celery task (social.message_deliver) outside the
+transaction: a slow provider never holds a row lock or a request.
+"""
+
+import datetime as dt
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import pubsub
+from customers.models import Interaction
+from customers.services import record_interaction
+
+from .inbox_selectors import conversations_visible_to
+from .models import Channel, Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+TEXT_MAX = 5000  # LINE's limit for one text message; WeChat's is lower in bytes, checked when sending
+IMAGE_MAX_BYTES = 10 * 1024 * 1024  # LINE's limit for an image message's original
+IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
+# LINE reply tokens are valid for about a minute and only once; leave a margin for the queue.
+REPLY_TOKEN_TTL = dt.timedelta(seconds=50)
+# WeChat customer-service messages may only be sent within 48 hours of the follower's last message.
+WECHAT_WINDOW = dt.timedelta(hours=48)
+INBOX_CHANNEL = "social:inbox"
+CHANGE_PERMISSION = "social.change_conversation"
+
+
+def interaction_channel(channel: Channel) -> str:
+    return Interaction.Channel.LINE if channel.kind == Channel.Kind.LINE else Interaction.Channel.WECHAT
+
+
+# Checks ----------------------------------------------------------------------------------------------
+
+
+def check_can_view(user, conversation: Conversation) -> None:
+    if not conversations_visible_to(user).filter(pk=conversation.pk).exists():
+        raise PermissionDenied(_("You do not have access to this conversation."))
+
+
+def check_can_act(user, conversation: Conversation) -> None:
+    if not user.has_perm(CHANGE_PERMISSION):
+        raise PermissionDenied(_("You may not answer conversations."))
+    check_can_view(user, conversation)
+
+
+def wechat_window_closed(conversation: Conversation, now: dt.datetime | None = None) -> bool:
+    """True when WeChat no longer lets us write to this follower until they write again."""
+    if conversation.channel.kind == Channel.Kind.LINE:
+        return False
+    now = now or timezone.now()
+    return conversation.last_inbound_at is None or now - conversation.last_inbound_at > WECHAT_WINDOW
+
+
+def window_closed_message() -> str:
+    return _(
+        "WeChat's 48-hour window is closed: the follower has not written for more than 48 hours, so "
+        "WeChat refuses customer-service messages until they write again."
+    )
+
+
+# Live updates ----------------------------------------------------------------------------------------
+
+
+def inbox_notify(message: Message) -> None:
+    """Tell open inboxes (and 360 pages) that a conversation changed, after the transaction commits.
+
+    Only ids travel on the stream; each browser then fetches what it may see through the usual
+    permission checks, so nothing leaks to a user who may not see the conversation.
+    """
+    conversation_id, customer_id = message.conversation_id, message.conversation.customer_id
+    transaction.on_commit(lambda: conversation_notify(conversation_id, customer_id=customer_id))
+
+
+def conversation_notify(conversation_id: int, *, customer_id: int | None = None) -> None:
+    pubsub.publish(INBOX_CHANNEL, "inbox", str(conversation_id))
+    pubsub.publish(INBOX_CHANNEL, f"conversation-{conversation_id}", str(conversation_id))
+    if customer_id:
+        pubsub.publish(INBOX_CHANNEL, f"customer-{customer_id}", str(conversation_id))
+
+
+def conversations_changed(conversation_ids) -> None:
+    """Webhook processing stored messages in these conversations: tell the open pages (called after commit)."""
+    for conversation_id, customer_id in Conversation.objects.filter(
+        pk__in=list(conversation_ids)
+    ).values_list("pk", "customer_id"):
+        conversation_notify(conversation_id, customer_id=customer_id)
+
+
+def _changed(conversation: Conversation) -> None:
+    conversation_id, customer_id = conversation.pk, conversation.customer_id
+    transaction.on_commit(lambda: conversation_notify(conversation_id, customer_id=customer_id))
+
+
+# Replies ---------------------------------------------------------------------------------------------
+
+
+def _checked_image(image) -> str:
+    if image.size > IMAGE_MAX_BYTES:
+        raise ValidationError({"image": _("The image is larger than 10 MB.")})
+    content_type = (getattr(image, "content_type", "") or "").split(";")[0].strip().lower()
+    head = image.read(8)
+    image.seek(0)
+    if head.startswith(b"\xff\xd8\xff"):
+        sniffed = "image/jpeg"
+    elif head.startswith(b"\x89PNG\r\n\x1a\n"):
+        sniffed = "image/png"
+    else:
+        sniffed = ""
+    if not sniffed or (content_type and content_type != sniffed):
+        raise ValidationError({"image": _("Send a JPEG or PNG image.")})
+    return IMAGE_TYPES[sniffed]
+
+
+@transaction.atomic
+def message_send(*, conversation: Conversation, actor, text: str = "", image=None) -> Message:
+    """Queue a reply (text or image) to the customer; social.message_deliver sends it after commit."""
+    check_can_act(actor, conversation)
+    text = (text or "").replace("\x00", "").strip()
+    if image is None and not text:
+        raise ValidationError({"text": _("Write a reply or choose an image.")})
+    if len(text) > TEXT_MAX:
+        raise ValidationError({"text": _("A reply can be at most %(max)s characters.") % {"max": TEXT_MAX}})
+    extension = _checked_image(image) if image is not None else ""
+    conversation = Conversation.objects.select_for_update().select_related("channel").get(pk=conversation.pk)
+    if wechat_window_closed(conversation):
+        raise ValidationError({"text": window_closed_message()})
+    now = timezone.now()
+    sent = []
+    if image is not None:
+        message = Message(
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            kind=Message.Kind.IMAGE,
+            sender=actor,
+            status=Message.Status.QUEUED,
+            retry_key=uuid.uuid4(),
+            created_at=now,
+        )
+        message.media.save(f"reply-{uuid.uuid4().hex}.{extension}", image, save=False)
+        message.save()
+        sent.append(message)
+    if text:
+        sent.append(
+            Message.objects.create(
+                conversation=conversation,
+                direction=Message.Direction.OUT,
+                kind=Message.Kind.TEXT,
+                text=text,
+                sender=actor,
+                status=Message.Status.QUEUED,
+                retry_key=uuid.uuid4(),
+                created_at=now,
+            )
+        )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=now, unread_count=0, status=Conversation.Status.OPEN
+    )
+    for message in sent:
+        _record_message(conversation, message, actor=actor)
+    from .inbox_tasks import message_deliver
+
+    ids = [message.pk for message in sent]
+    transaction.on_commit(lambda: [message_deliver.delay(message_id=pk) for pk in ids])
+    _changed(conversation)
+    return sent[-1]
+
+
+def _record_message(conversation, message, *, actor):
+    summary = message.text.splitlines()[0] if message.text else _("Image sent")
+    record_interaction(
+        customer=conversation.customer,
+        kind=Interaction.Kind.MESSAGE_OUT,
+        channel=interaction_channel(conversation.channel),
+        summary=summary,
+        actor=actor,
+        subject=message,
+        occurred_at=message.created_at,
+        data={"conversation": conversation.pk, "message": message.pk, "kind": message.kind},
+    )
+
+
+@transaction.atomic
+def message_retry(*, message: Message, actor) -> Message:
+    """Send a failed reply again. LINE pushes carry the same X-Line-Retry-Key, so a reply that did reach
+    LINE the first time is not delivered twice."""
+    conversation = message.conversation
+    check_can_act(actor, conversation)
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.direction != Message.Direction.OUT or message.status != Message.Status.FAILED:
+        raise ValidationError(_("Only a reply that failed can be sent again."))
+    if wechat_window_closed(conversation):
+        raise ValidationError(window_closed_message())
+    message.status, message.error = Message.Status.QUEUED, ""
+    message.save(update_fields=["status", "error"])
+    from .inbox_tasks import message_deliver
+
+    transaction.on_commit(lambda: message_deliver.delay(message_id=message.pk))
+    _changed(conversation)
+    return message
+
+
+@transaction.atomic
+def note_add(*, conversation: Conversation, actor, text: str) -> Message:
+    """An internal note in the thread: colleagues see it, the customer never does."""
+    check_can_act(actor, conversation)
+    text = (text or "").replace("\x00", "").strip()
+    if not text:
+        raise ValidationError({"text": _("Write something before saving the note.")})
+    if len(text) > TEXT_MAX:
+        raise ValidationError({"text": _("A note can be at most %(max)s characters.") % {"max": TEXT_MAX}})
+    note = Message.objects.create(
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        kind=Message.Kind.NOTE,
+        text=text,
+        sender=actor,
+        is_internal_note=True,
+        status=Message.Status.SENT,
+        created_at=timezone.now(),
+    )
+    _changed(conversation)
+    return note
+
+
+# Assignment and status -------------------------------------------------------------------------------
+
+
+def _check_assignee(actor, assignee, team) -> None:
+    if assignee is not None:
+        if not assignee.is_active or not assignee.has_perm(CHANGE_PERMISSION):
+            raise ValidationError(
+                {"assignee": _("%(user)s cannot answer conversations.") % {"user": assignee}}
+            )
+        if assignee.pk != actor.pk and not actor.has_perm("social.assign_conversation"):
+            raise PermissionDenied(_("You may only take conversations yourself."))
+    if team is not None and team.pk != actor.team_id and not actor.has_perm("social.assign_conversation"):
+        raise PermissionDenied(_("You may only hand conversations to your own team."))
+
+
+@transaction.atomic
+def conversation_assign(*, conversation: Conversation, actor, assignee=None, team=None) -> Conversation:
+    """Give the conversation to an agent (and their team) or to a team; both None returns it to the pool."""
+    check_can_act(actor, conversation)
+    _check_assignee(actor, assignee, team)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if team is None and assignee is not None:
+        team = assignee.team
+    before = (conversation.assignee_id, conversation.team_id)
+    conversation.assignee, conversation.team = assignee, team
+    if before == (conversation.assignee_id, conversation.team_id):
+        return conversation
+    conversation.save(update_fields=["assignee", "team"])
+    if assignee is not None:
+        summary = _("Conversation assigned to %(user)s") % {"user": assignee}
+    elif team is not None:
+        summary = _("Conversation handed to team %(team)s") % {"team": team}
+    else:
+        summary = _("Conversation returned to the unassigned queue")
+    _note_system(conversation, actor, summary)
+    _changed(conversation)
+    if assignee is not None and assignee.pk != actor.pk:
+        transaction.on_commit(
+            lambda: pubsub.publish(pubsub.user_channel(assignee.pk), "notify", _assigned_toast(conversation))
+        )
+    return conversation
+
+
+def _assigned_toast(conversation) -> str:
+    from django.template.loader import render_to_string
+
+    conversation = Conversation.objects.select_related("identity", "channel").get(pk=conversation.pk)
+    return render_to_string("social/inbox_toast.html", {"conversation": conversation})
+
+
+def _note_system(conversation, actor, summary) -> Message:
+    return Message.objects.create(
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        kind=Message.Kind.EVENT,
+        text=summary,
+        sender=actor,
+        is_internal_note=True,
+        status=Message.Status.SENT,
+        created_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def conversation_close(*, conversation: Conversation, actor) -> Conversation:
+    return _set_status(conversation, actor, Conversation.Status.CLOSED, _("Conversation closed"))
+
+
+@transaction.atomic
+def conversation_reopen(*, conversation: Conversation, actor) -> Conversation:
+    return _set_status(conversation, actor, Conversation.Status.OPEN, _("Conversation reopened"))
+
+
+def _set_status(conversation, actor, status, summary):
+    check_can_act(actor, conversation)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if conversation.status == status:
+        return conversation
+    conversation.status = status
+    fields = ["status"]
+    if status == Conversation.Status.CLOSED:
+        conversation.unread_count = 0
+        fields.append("unread_count")
+    conversation.save(update_fields=fields)
+    _note_system(conversation, actor, summary)
+    _changed(conversation)
+    return conversation
+
+
+def conversation_mark_read(*, conversation: Conversation, actor) -> None:
+    """Opening a conversation reads it. Only whoever answers it (or anyone, while it is unassigned)
+    clears the counter: a manager looking over an agent's shoulder does not."""
+    if conversation.unread_count and conversation.assignee_id in (None, actor.pk):
+        Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+        conversation.unread_count = 0
+        conversation_notify(conversation.pk)
+
+
+# Delivery (runs in the task) -------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """A send that failed; `retry` says whether sending the same request again is safe and useful."""
+
+    def __init__(self, message: str, *, retry: bool = False):
+        super().__init__(message)
+        self.retry = retry
+
+
+def message_deliver(*, message_id: int, final_attempt: bool = True) -> Message | None:
+    """Send one queued reply to the provider and record the outcome on the message.
+
+    Raises DeliveryError(retry=True) for a failure worth retrying (LINE 429/5xx/timeouts: the retry key
+    makes a repeated push safe) unless this is the final attempt; other failures are recorded at once.
+    """
+    message = (
+        Message.objects.select_related("conversation__channel", "conversation__identity")
+        .filter(pk=message_id, status=Message.Status.QUEUED)
+        .first()
+    )
+    if message is None:  # already sent, or no longer wanted
+        return None
+    conversation = message.conversation
+    try:
+        if conversation.channel.kind == Channel.Kind.LINE:
+            provider_id = _deliver_line(message, conversation)
+        else:
+            provider_id = _deliver_wechat(message, conversation)
+    except DeliveryError as exc:
+        if exc.retry and not final_attempt:
+            Message.objects.filter(pk=message.pk).update(error=str(exc)[:500])
+            raise
+        _delivery_done(message, status=Message.Status.FAILED, error=str(exc))
+        return message
+    _delivery_done(message, status=Message.Status.SENT, provider_message_id=provider_id or "")
+    return message
+
+
+def _delivery_done(message, *, status, error="", provider_message_id=""):
+    updated = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+        status=status, error=error[:500], provider_message_id=provider_message_id[:100]
+    )
+    message.status, message.error = status, error[:500]
+    if updated:
+        conversation_notify(message.conversation_id)
+
+
+def _public_url(path: str) -> str:
+    base = getattr(settings, "SOCIAL_PUBLIC_URL", "") or getattr(settings, "TICKETS_SITE_URL", "")
+    return base.rstrip("/") + path
+
+
+def media_url(kind: str, pk: int, *, absolute: bool = True) -> str:
+    """The signed address of a message's ("m") or broadcast variant's ("b") image; LINE fetches it."""
+    from django.core import signing
+    from django.urls import reverse
+
+    path = reverse("inbox:media", kwargs={"token": signing.dumps([kind, pk], salt="social.media")})
+    return _public_url(path) if absolute else path
+
+
+def line_payload(message: Message) -> dict:
+    if message.kind == Message.Kind.IMAGE:
+        url = media_url("m", message.pk)
+        return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
+    return {"type": "text", "text": message.text}
+
+
+def _take_reply_token(conversation) -> str:
+    """The conversation's reply token if it is still fresh, used up at once: it is valid only once."""
+    if not conversation.reply_token or conversation.reply_token_at is None:
+        return ""
+    if timezone.now() - conversation.reply_token_at > REPLY_TOKEN_TTL:
+        return ""
+    taken = Conversation.objects.filter(pk=conversation.pk, reply_token=conversation.reply_token).update(
+        reply_token="", reply_token_at=None
+    )
+    return conversation.reply_token if taken else ""
+
+
+def _deliver_line(message, conversation) -> str:
+    from .providers.http import ProviderError
+    from .providers.line import LineClient
+
+    payload = [line_payload(message)]
+    try:
+        client = LineClient.for_channel(conversation.channel)
+    except ProviderError as exc:
+        raise DeliveryError(_line_error(exc)) from None
+    token = _take_reply_token(conversation)
+    if token:
+        try:
+            response = client.reply(token, payload)
+        except ProviderError as exc:
+            if exc.status is None:
+                # The reply may have reached LINE, and a reply cannot be retried safely: a person decides.
+                raise DeliveryError(_line_error(exc)) from None
+            # An expired or used token (400): push instead, below.
+        else:
+            _sent_with(message, "reply")
+            return _sent_id(response)
+    try:
+        response = client.push(conversation.identity.external_id, payload, retry_key=message.retry_key)
+    except ProviderError as exc:
+        if exc.status == 409:  # accepted by an earlier attempt with the same retry key
+            _sent_with(message, "push")
+            return ""
+        raise DeliveryError(_line_error(exc), retry=exc.retryable) from None
+    _sent_with(message, "push")
+    return _sent_id(response)
+
+
+def _sent_with(message, how: str) -> None:
+    Message.objects.filter(pk=message.pk).update(data={**message.data, "sent_with": how})
+
+
+def _sent_id(response) -> str:
+    if isinstance(response, dict):
+        sent = response.get("sentMessages") or []
+        if sent and isinstance(sent[0], dict):
+            return str(sent[0].get("id", ""))
+    return ""
+
+
+def _line_error(exc) -> str:
+    if exc.status is None:
+        return _("LINE could not be reached: %(detail)s") % {"detail": exc}
+    if exc.status == 429:
+        return _("LINE refused: too many requests or the monthly message quota is used up.")
+    if exc.status >= 500:
+        return _("LINE had a server error (%(status)s).") % {"status": exc.status}
+    return _("LINE refused the message: %(detail)s") % {"detail": exc}
+
+
+def _deliver_wechat(message, conversation) -> str:
+    from .providers.http import ProviderError
+    from .providers.wechat import WechatClient, WechatError
+
+    if wechat_window_closed(conversation):
+        raise DeliveryError(window_closed_message())
+    openid = conversation.identity.external_id
+    try:
+        client = WechatClient.for_channel(conversation.channel)
+        if message.kind == Message.Kind.IMAGE:
+            with message.media.open("rb") as file:
+                content = file.read()
+            name = message.media.name.rsplit("/", 1)[-1]
+            content_type = "image/png" if name.endswith(".png") else "image/jpeg"
+            client.send_image(openid, client.upload_media("image", name, content, content_type))
+        else:
+            client.send_text(openid, message.text)
+    except WechatError as exc:
+        if exc.window_closed:
+            raise DeliveryError(window_closed_message()) from None
+        raise DeliveryError(_("WeChat refused the message: %(detail)s") % {"detail": exc}) from None
+    except ProviderError as exc:
+        # WeChat has no retry key: a repeated send could arrive twice, so a person decides.
+        raise DeliveryError(_("WeChat could not be reached: %(detail)s") % {"detail": exc}) from None
+    return ""
+
+
+# Tickets from conversations --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def conversation_ticket_create(
+    *, conversation: Conversation, actor, subject: str, description: str = "", priority: str = "normal"
+):
+    """Open a ticket from the conversation: the thread is its origin, and its public replies go back to
+    the customer on LINE or WeChat (see ticket_reply_relay)."""
+    from tickets.models import Ticket
+    from tickets.services import ticket_create
+
+    check_can_act(actor, conversation)
+    transcript = "\n".join(
+        f"{'>' if m.direction == Message.Direction.IN else '<'} {m.text or m.get_kind_display()}"
+        for m in conversation.messages.filter(is_internal_note=False).order_by("-created_at", "-id")[:10][
+            ::-1
+        ]
+    )
+    source = Ticket.Source.LINE if conversation.channel.kind == Channel.Kind.LINE else Ticket.Source.WECHAT
+    ticket = ticket_create(
+        actor=actor,
+        customer=conversation.customer,
+        subject=subject,
+        description=(description.strip() + ("\n\n" + transcript if transcript else "")).strip(),
+        priority=priority,
+        source=source,
+        origin=conversation,
+        team=conversation.team,
+        check_customer=False,
+    )
+    _note_system(conversation, actor, _("Ticket #%(number)s opened") % {"number": ticket.number})
+    _changed(conversation)
+    return ticket
+
+
+def ticket_reply_relay(ticket, comment) -> None:
+    """A public reply on a ticket opened from a conversation is sent to the customer there too."""
+    if comment.internal or ticket.origin_type_id is None:
+        return
+    if ticket.origin_type.model_class() is not Conversation:
+        return
+    conversation = Conversation.objects.select_related("channel").filter(pk=ticket.origin_id).first()
+    if conversation is None or wechat_window_closed(conversation):
+        return
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        kind=Message.Kind.TEXT,
+        text=comment.body[:TEXT_MAX],
+        sender=comment.author,
+        status=Message.Status.QUEUED,
+        retry_key=uuid.uuid4(),
+        created_at=now,
+        data={"ticket": ticket.pk, "comment": comment.pk},
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now, unread_count=0)
+    from .inbox_tasks import message_deliver
+
+    transaction.on_commit(lambda: message_deliver.delay(message_id=message.pk))
+    _changed(conversation)
