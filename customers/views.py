@@ -143,6 +143,9 @@ def customer_detail(request, pk):
             {"customer": customer, "timeline": timeline, "kinds": kinds, "channels": channels},
         )
     customer = _visible_customer(request, pk)
+    if customer.merged_into_id:
+        messages.info(request, _("“%(name)s” was merged into this record.") % {"name": customer.name})
+        return redirect("customers:detail", pk=customer.merged_into_id)
     timeline = selectors.timeline_page(customer=customer, kinds=kinds, channels=channels)
     context = {
         "customer": customer,
