@@ -123,6 +123,11 @@ CELERY_BEAT_SCHEDULE = {}
 CELERY_BEAT_SCHEDULE["sales-send-due-reminders"] = {"task": "sales.send_due_reminders", "schedule": 60.0}
 # Tickets: SLA warnings, breaches and escalations every minute.
 CELERY_BEAT_SCHEDULE["tickets-sla-sweep"] = {"task": "tickets.sla_sweep", "schedule": 60.0}
+# Customers: look for duplicate records once a night.
+CELERY_BEAT_SCHEDULE["customers-duplicates-scan"] = {
+    "task": "customers.duplicates_scan",
+    "schedule": 24 * 3600.0,
+}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -179,6 +184,8 @@ CTI_ASTERISK_INTERNATIONAL_PREFIX = env("CTI_ASTERISK_INTERNATIONAL_PREFIX", def
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 # Whether sales reps also see every customer of their own team (managers always do).
 CUSTOMERS_REPS_SEE_TEAM = env.bool("CUSTOMERS_REPS_SEE_TEAM", default=False)
+# Customers with no interaction for this many months are listed for review (data retention).
+CUSTOMERS_RETENTION_MONTHS = env.int("CUSTOMERS_RETENTION_MONTHS", default=24)
 # Ticket attachments: the largest file accepted, in bytes.
 TICKETS_ATTACHMENT_MAX_BYTES = env.int("TICKETS_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # The CRM's address as users reach it, for links in ticket e-mails sent by workers (no request there).
