@@ -145,6 +145,8 @@ def undo_blocker(merge: CustomerMerge) -> str:
     """Why this merge cannot be undone now, or "" when it can."""
     if merge.undone_at:
         return _("This merge has already been undone.")
+    if merge.snapshot.get("erased"):
+        return _("The customer's data was erased since: this merge can no longer be undone.")
     if merge.winner.merged_into_id:
         return _("The kept record has since been merged into another one: undo that merge first.")
     later = CustomerMerge.objects.filter(winner_id=merge.winner_id, undone_at__isnull=True, pk__gt=merge.pk)
@@ -206,3 +208,59 @@ def last_merges(customer: Customer, limit: int = 5):
         .select_related("loser", "actor", "undone_by")
         .order_by("-pk")[:limit]
     )
+
+
+FIELD_LABELS = {field: Customer._meta.get_field(field).verbose_name for field in MERGE_FIELDS}
+
+
+def _display(customer: Customer, field: str) -> str:
+    if field == "custom_attributes":
+        return ", ".join(f"{key}: {value}" for key, value in sorted(customer.custom_attributes.items()))
+    value = getattr(customer, field)
+    if value in (None, ""):
+        return ""
+    model_field = Customer._meta.get_field(field)
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    return str(value)
+
+
+def merge_preview(first: Customer, second: Customer) -> list[dict]:
+    """The merge screen's rows: each field's value on both records and whether they differ."""
+    return [
+        {
+            "field": field,
+            "label": FIELD_LABELS[field],
+            "first": _display(first, field),
+            "second": _display(second, field),
+            "differs": _value(first, field) != _value(second, field),
+        }
+        for field in MERGE_FIELDS
+    ]
+
+
+def holdings(customers) -> dict[int, dict[str, int]]:
+    """How many timeline entries, contacts, deals, tickets and calls each customer has (5 queries)."""
+    from django.db.models import Count
+
+    from callcenter.models import Call
+    from sales.models import Deal
+    from tickets.models import Ticket
+
+    from .models import ContactPoint
+
+    ids = [c.pk for c in customers]
+    result = {pk: {} for pk in ids}
+    for key, model in (
+        ("interactions", Interaction),
+        ("contact_points", ContactPoint),
+        ("deals", Deal),
+        ("tickets", Ticket),
+        ("calls", Call),
+    ):
+        counts = (
+            model.objects.filter(customer_id__in=ids).order_by().values("customer_id").annotate(n=Count("pk"))
+        )
+        for row in counts:
+            result[row["customer_id"]][key] = row["n"]
+    return result

@@ -99,3 +99,46 @@ def test_review_list_only_shows_pairs_whose_both_customers_the_user_may_see(rep,
     dedup.duplicates_scan()
 
     assert not dedup.candidates_for_review(user=manager).exists()
+
+
+@pytest.mark.django_db
+def test_duplicates_page_lists_pairs_with_reason_and_score_in_few_queries(
+    rep, manager, login, django_assert_max_num_queries
+):
+    for index in range(30):
+        CustomerFactory(owner=rep, phones=[f"0912-000-{index:03d}"])
+        CustomerFactory(owner=rep, phones=[f"0912-000-{index:03d}"])
+    dedup.duplicates_scan()
+    client = login(manager)
+
+    with django_assert_max_num_queries(15):
+        response = client.get("/customers/duplicates/")
+
+    body = response.content.decode()
+    assert body.count('data-testid="duplicate-row"') == 25
+    assert "Same phone number" in body and "?status=open&page=2" in body
+
+
+@pytest.mark.django_db
+def test_not_a_duplicate_button_takes_the_pair_off_the_list(rep, manager, login):
+    a = CustomerFactory(owner=rep, phones=["0912-000-111"])
+    b = CustomerFactory(owner=rep, phones=["0912-000-111"])
+    dedup.duplicates_scan()
+    client = login(manager)
+
+    client.post(f"/customers/duplicates/{_pair(a, b).pk}/dismiss/")
+    response = client.get("/customers/duplicates/")
+
+    assert 'data-testid="duplicates-empty"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_scan_now_runs_the_scan(rep, manager, login, django_capture_on_commit_callbacks):
+    CustomerFactory(owner=rep, phones=["0912-000-111"])
+    CustomerFactory(owner=rep, phones=["0912-000-111"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(manager).post("/customers/duplicates/scan/")
+
+    assert response.status_code == 302
+    assert DuplicateCandidate.objects.count() == 1

@@ -271,3 +271,87 @@ def test_a_merge_and_an_undo_racing_leave_a_consistent_state(seed_data, rep, man
     originals = Interaction.objects.exclude(kind="system")
     assert originals.count() == 12
     assert originals.filter(customer__merged_into__isnull=False).count() == 0
+
+
+@pytest.mark.django_db
+def test_merge_screen_shows_both_records_side_by_side_with_masked_contacts(
+    pair, manager, login, django_assert_max_num_queries
+):
+    kept, other = pair
+    client = login(manager)
+
+    with django_assert_max_num_queries(25):
+        response = client.get(f"/customers/merge/{kept.pk}/{other.pk}/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "王小明" in body and "王曉明" in body
+    assert 'data-testid="merge-field-name"' in body and "differs" in body
+
+
+@pytest.mark.django_db
+def test_merging_from_the_screen_keeps_the_chosen_record_and_values(pair, manager, login):
+    kept, other = pair
+    client = login(manager)
+    form = {"keep": "b", "field_name": "a", "field_source": "b"}
+
+    response = client.post(f"/customers/merge/{kept.pk}/{other.pk}/", form)
+
+    assert response.status_code == 302 and response["Location"] == f"/customers/{other.pk}/"
+    kept.refresh_from_db()
+    other.refresh_from_db()
+    assert kept.merged_into == other and other.name == "王小明" and other.source == "LINE"
+
+
+@pytest.mark.django_db
+def test_undo_from_the_duplicates_page_splits_the_records_again(pair, manager, login):
+    kept, other = pair
+    merge = customer_merge(actor=manager, winner=kept, loser=other)
+    client = login(manager)
+
+    page = client.get("/customers/duplicates/")
+    response = client.post(f"/customers/merges/{merge.pk}/undo/")
+
+    assert 'data-testid="merge-undo"' in page.content.decode()
+    assert response.status_code == 302
+    other.refresh_from_db()
+    assert other.merged_into is None
+
+
+@pytest.mark.django_db
+def test_bad_merge_input_gets_a_message_and_nothing_is_merged(pair, manager, login):
+    kept, other = pair
+    client = login(manager)
+
+    response = client.post(f"/customers/merge/{kept.pk}/{other.pk}/", {"keep": "c"})
+    same = client.get(f"/customers/merge/{kept.pk}/{kept.pk}/")
+
+    assert response.status_code == 400 and "Choose the record to keep" in response.content.decode()
+    assert same.status_code == 404
+    assert not CustomerMerge.objects.exists()
+
+
+@pytest.mark.django_db
+def test_merge_pages_are_404_for_customers_the_manager_cannot_see_and_403_for_reps(
+    pair, rep, manager, other_team, login
+):
+    from tests.factories import UserFactory
+
+    kept, _other = pair
+    hidden = CustomerFactory(owner=UserFactory(role="Sales rep", team=other_team))
+
+    assert login(manager).get(f"/customers/merge/{kept.pk}/{hidden.pk}/").status_code == 404
+    assert login(rep).get(f"/customers/merge/{kept.pk}/{hidden.pk}/").status_code == 403
+    assert login(rep).get("/customers/duplicates/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_merge_can_be_started_from_the_customer_page_by_searching_the_other_record(pair, manager, login):
+    kept, other = pair
+    client = login(manager)
+
+    detail = client.get(f"/customers/{kept.pk}/")
+    picked = client.get(f"/customers/{kept.pk}/merge/", {"q": "王曉明"})
+
+    assert 'data-testid="merge-start"' in detail.content.decode()
+    assert f"/customers/merge/{kept.pk}/{other.pk}/" in picked.content.decode()
