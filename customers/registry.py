@@ -19,7 +19,25 @@ Each app that stores rows pointing at a customer registers one provider from its
   contact values, free text, message texts), keeping rows, amounts and dates so counts and reports
   stay right. Use ``QuerySet.update`` so that no change log copies the erased values.
 
-The social app registers its conversations and messages the same way (see sales/customer_data.py).
+The social app registers its conversations and messages the same way, e.g. social/customer_data.py:
+
+    def move(*, loser, winner):
+        return {"conversations": move_rows(Conversation.objects.all(), "customer", loser, winner)}
+
+    def undo(*, loser, winner, data):
+        undo_rows(Conversation, "customer", data.get("conversations"), loser, winner)
+
+    def export(*, customer):
+        return {"conversations": rows(Conversation.objects.filter(customer=customer), "id", "channel__name", ...),
+                "messages": rows(Message.objects.filter(conversation__customer=customer), "id", "direction",
+                                 "text", "created_at")}
+
+    def erase(*, customer):
+        return {"messages": Message.objects.filter(conversation__customer=customer).update(text=ERASED, payload={})}
+
+plus ``register(CustomerData(key="social", label=_("Conversations"), order=90, ...))`` in a
+``register_customer_data()`` called from SocialConfig.ready(). Messages that point at the customer
+directly (not only through their conversation) need their own move_rows/undo_rows line.
 """
 
 from collections.abc import Callable
