@@ -130,7 +130,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         matches = (
             self._phone_matches(query.validated_data["phone"]) if query.validated_data.get("phone") else None
         )
-        queryset = self.get_queryset().filter(merged_into__isnull=True)  # merged-away records
+        queryset = self.get_queryset()
         if matches is not None:
             queryset = queryset.filter(pk__in=matches)
         queryset = selectors.customer_search(queryset, query.validated_data.get("q", ""))

@@ -77,8 +77,6 @@ def duplicate_dismiss(request, pk):
 def merge_pick(request, pk):
     """Start a merge from a customer's page: find the other record by name, phone or e-mail."""
     customer = _visible(request, pk)
-    if customer.merged_into_id:
-        return redirect("customers:detail", pk=customer.merged_into_id)
     q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     matches = []
     if q:
@@ -96,10 +94,6 @@ def merge_compare(request, first, second):
     if first == second:
         raise Http404(_("Choose two different customers."))
     a, b = _visible(request, min(first, second)), _visible(request, max(first, second))
-    for customer in (a, b):
-        if customer.merged_into_id:
-            messages.error(request, _("“%(name)s” has already been merged.") % {"name": customer.name})
-            return redirect("customers:detail", pk=customer.merged_into_id)
     by_side = {"a": a, "b": b}
     rows = merging.merge_preview(a, b)
     keep = request.POST.get("keep", "a")
@@ -160,7 +154,7 @@ def merge_compare(request, first, second):
 @permission_required("customers.merge_customer", raise_exception=True)
 @require_POST
 def merge_undo(request, pk):
-    visible = permissions.customers_visible_to(request.user)
+    visible = permissions.customers_visible_to(request.user, include_merged=True)
     merge = get_object_or_404(
         CustomerMerge.objects.select_related("winner", "loser"), pk=pk, winner__in=visible
     )
@@ -180,8 +174,6 @@ def merge_undo(request, pk):
 @permission_required("customers.handle_data_request", raise_exception=True)
 def privacy(request, pk):
     customer = _visible(request, pk)
-    if customer.merged_into_id:
-        return redirect("customers:privacy", pk=customer.merged_into_id)
     return render(request, "customers/privacy.html", _privacy_context(customer))
 
 

@@ -42,7 +42,8 @@ def _check_actor(actor, customer_ids) -> None:
         return
     if not actor.has_perm("customers.merge_customer"):
         raise PermissionDenied(_("You may not merge customers."))
-    if customers_visible_to(actor).filter(pk__in=customer_ids).count() != len(set(customer_ids)):
+    visible = customers_visible_to(actor, include_merged=True)
+    if visible.filter(pk__in=customer_ids).count() != len(set(customer_ids)):
         raise PermissionDenied(_("You do not have access to both customers."))
 
 

@@ -27,7 +27,7 @@ def customer_list(
     *, user, q: str = "", owner=None, team=None, tag=None, lifecycle: str = "", sort: str = "newest"
 ):
     """The customers `user` may see, searched, filtered and sorted, ready for a list page."""
-    queryset = customers_visible_to(user).filter(merged_into__isnull=True)
+    queryset = customers_visible_to(user)
     queryset = customer_search(queryset, q)
     if owner:
         queryset = queryset.filter(owner_id=owner)

@@ -355,3 +355,14 @@ def test_merge_can_be_started_from_the_customer_page_by_searching_the_other_reco
 
     assert 'data-testid="merge-start"' in detail.content.decode()
     assert f"/customers/merge/{kept.pk}/{other.pk}/" in picked.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_page_left_open_on_the_merged_record_cannot_write_to_it(pair, manager, rep, login):
+    kept, other = pair
+    customer_merge(actor=manager, winner=kept, loser=other)
+
+    response = login(rep).post(f"/customers/{other.pk}/notes/", {"text": "late note"})
+
+    assert response.status_code == 404
+    assert not Interaction.objects.filter(summary="late note").exists()
