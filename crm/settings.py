@@ -123,11 +123,9 @@ CELERY_BEAT_SCHEDULE = {}
 CELERY_BEAT_SCHEDULE["sales-send-due-reminders"] = {"task": "sales.send_due_reminders", "schedule": 60.0}
 # Tickets: SLA warnings, breaches and escalations every minute.
 CELERY_BEAT_SCHEDULE["tickets-sla-sweep"] = {"task": "tickets.sla_sweep", "schedule": 60.0}
-# Customers: look for duplicate records once a night.
-CELERY_BEAT_SCHEDULE["customers-duplicates-scan"] = {
-    "task": "customers.duplicates_scan",
-    "schedule": 24 * 3600.0,
-}
+# Customers: look for duplicate records once a night; move rows that reached a merged record late.
+CELERY_BEAT_SCHEDULE["customers-duplicates-scan"] = {"task": "customers.duplicates_scan", "schedule": 86400.0}
+CELERY_BEAT_SCHEDULE["customers-merge-sweep"] = {"task": "customers.merge_sweep", "schedule": 300.0}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

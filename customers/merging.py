@@ -8,6 +8,8 @@ to the kept record and the merge can be undone. The CustomerMerge row is the aud
 the ids of every row moved and the winner's values before, which is what undo needs.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -109,14 +111,6 @@ def customer_merge(
             subject=merge,
             data={"merge_id": merge.pk, "loser_id": loser.pk},
         )
-        record_interaction(
-            customer=loser,
-            kind=Interaction.Kind.SYSTEM,
-            summary=_("Merged into “%(name)s” (#%(id)s)") % {"name": winner.name, "id": winner.pk},
-            actor=actor,
-            subject=merge,
-            data={"merge_id": merge.pk, "winner_id": winner.pk},
-        )
     return merge
 
 
@@ -140,6 +134,46 @@ def _candidates_settle(winner, loser, actor) -> None:
     )
     DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).filter(customer_a=loser).delete()
     DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).filter(customer_b=loser).delete()
+
+
+# Rows can still reach a merged-away record just after its merge: a write that was waiting for the
+# merge's lock, a webhook or a page holding the old id. They are moved on by the sweep below.
+SWEEP_WINDOW = timedelta(days=2)
+
+
+def customer_merge_sweep(*, since=None) -> int:
+    """Move rows that reached a merged-away record after its merge on to the kept record, adding them
+    to the merge's undo data; merges of the last SWEEP_WINDOW. Returns how many rows moved."""
+    since = since or timezone.now() - SWEEP_WINDOW
+    total = 0
+    merge_ids = CustomerMerge.objects.filter(undone_at__isnull=True, merged_at__gte=since).values_list(
+        "pk", flat=True
+    )
+    for merge_id in list(merge_ids):
+        with transaction.atomic():
+            merge = CustomerMerge.objects.get(pk=merge_id)
+            locked = locks.customers_lock([merge.winner_id, merge.loser_id])
+            merge = CustomerMerge.objects.select_for_update(of=("self",)).get(pk=merge_id)
+            winner, loser = locked[merge.winner_id], locked[merge.loser_id]
+            if merge.undone_at or loser.merged_into_id != winner.pk:
+                continue
+            late = {
+                provider.key: provider.move(loser=loser, winner=winner) for provider in registry.providers()
+            }
+            counts = _counts(late)
+            if not counts:
+                continue
+            moved = merge.snapshot.setdefault("moved", {})
+            for key, data in late.items():
+                previous = moved.setdefault(key, {})
+                for kind, value in data.items():
+                    if isinstance(value, list):
+                        previous[kind] = [*previous.get(kind, []), *value]
+            for kind, count in counts.items():
+                merge.counts[kind] = merge.counts.get(kind, 0) + count
+            merge.save(update_fields=["snapshot", "counts"])
+            total += sum(counts.values())
+    return total
 
 
 def undo_blocker(merge: CustomerMerge) -> str:
@@ -185,11 +219,23 @@ def customer_merge_undo(*, actor, merge: CustomerMerge) -> CustomerMerge:
         merge.undone_at = timezone.now()
         merge.undone_by = actor if actor is not None and actor.is_authenticated else None
         merge.save(update_fields=["undone_at", "undone_by"])
+        # An undone merge was a mistake: remember the pair as two people, found by the scan or not.
         low, high = sorted((winner.pk, loser.pk))
-        DuplicateCandidate.objects.filter(customer_a_id=low, customer_b_id=high).update(
-            status=DuplicateCandidate.Status.NOT_DUPLICATE,
-            resolved_by=merge.undone_by,
-            resolved_at=merge.undone_at,
+        DuplicateCandidate.objects.update_or_create(
+            customer_a_id=low,
+            customer_b_id=high,
+            defaults={
+                "status": DuplicateCandidate.Status.NOT_DUPLICATE,
+                "resolved_by": merge.undone_by,
+                "resolved_at": merge.undone_at,
+            },
+            create_defaults={
+                "reason": DuplicateCandidate.Reason.MANUAL,
+                "score": 0,
+                "status": DuplicateCandidate.Status.NOT_DUPLICATE,
+                "resolved_by": merge.undone_by,
+                "resolved_at": merge.undone_at,
+            },
         )
         for customer, other in ((winner, loser), (loser, winner)):
             record_interaction(

@@ -294,6 +294,7 @@ class DuplicateCandidate(models.Model):
         EMAIL = "email", _("Same e-mail address")
         SOCIAL = "social", _("Same LINE/WeChat account")
         NAME_ORGANISATION = "name_organisation", _("Similar name, same organisation")
+        MANUAL = "manual", _("Chosen by hand")
 
     class Status(models.TextChoices):
         OPEN = "open", _("To review")

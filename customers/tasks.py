@@ -17,3 +17,11 @@ def duplicates_scan(**kwargs) -> dict:
     counts = dedup.duplicates_scan()
     logger.info("duplicate scan: %s", counts)
     return counts
+
+
+@shared_task(name="customers.merge_sweep", soft_time_limit=240, time_limit=300, ignore_result=True)
+def merge_sweep(**kwargs) -> int:
+    """Every few minutes (beat): rows that reached a merged-away record after its merge move on."""
+    from . import merging
+
+    return merging.customer_merge_sweep()

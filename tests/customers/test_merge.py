@@ -366,3 +366,24 @@ def test_a_page_left_open_on_the_merged_record_cannot_write_to_it(pair, manager,
 
     assert response.status_code == 404
     assert not Interaction.objects.filter(summary="late note").exists()
+
+
+@pytest.mark.django_db
+def test_a_row_that_reaches_the_merged_record_late_is_swept_to_the_kept_one_and_undo_takes_it_back(
+    pair, manager
+):
+    from customers.merging import customer_merge_sweep
+    from customers.services import record_interaction
+
+    kept, other = pair
+    merge = customer_merge(actor=manager, winner=kept, loser=other)
+    late = record_interaction(customer=other, kind="message_in", summary="LINE message that was in flight")
+
+    assert customer_merge_sweep() == 1
+
+    late.refresh_from_db()
+    assert late.customer_id == kept.pk
+    assert customer_merge_sweep() == 0
+    customer_merge_undo(actor=manager, merge=merge)
+    late.refresh_from_db()
+    assert late.customer_id == other.pk
