@@ -83,7 +83,8 @@ def merge_pick(request, pk):
         matches = [c for c in selectors.customer_list(user=request.user, q=q)[:11] if c.pk != customer.pk][
             :10
         ]
-    return render(request, "customers/merge_pick.html", {"customer": customer, "q": q, "matches": matches})
+    context = {"customer": customer, "q": q, "matches": matches, "merges": merging.last_merges(customer)}
+    return render(request, "customers/merge_pick.html", context)
 
 
 @login_required

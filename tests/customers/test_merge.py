@@ -387,3 +387,13 @@ def test_a_row_that_reaches_the_merged_record_late_is_swept_to_the_kept_one_and_
     customer_merge_undo(actor=manager, merge=merge)
     late.refresh_from_db()
     assert late.customer_id == other.pk
+
+
+@pytest.mark.django_db
+def test_the_kept_records_merge_page_lists_its_merges_with_undo(pair, manager, login):
+    kept, other = pair
+    customer_merge(actor=manager, winner=kept, loser=other)
+
+    body = login(manager).get(f"/customers/{kept.pk}/merge/").content.decode()
+
+    assert "王曉明" in body and 'data-testid="merge-undo"' in body
