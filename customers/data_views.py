@@ -13,8 +13,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from crm.pagination import paginate
 from crm.requests import client_ip
 
-from . import dedup, merging, permissions, selectors, tasks
+from . import dedup, merging, permissions, selectors, services, tasks
 from . import privacy as privacy_service
+from .forms import ConsentChangeForm
 from .models import Customer, CustomerMerge, DuplicateCandidate
 from .templatetags.customers_tags import masked
 
@@ -185,6 +186,7 @@ def _privacy_context(customer, **extra) -> dict:
         "consents": customer.consents.select_related("recorded_by").order_by("-occurred_at", "-id")[:200],
         "requests": customer.data_requests.select_related("actor")[:50],
         "erased": privacy_service.is_erased(customer),
+        "consent_form": ConsentChangeForm(),
         **extra,
     }
 
@@ -241,4 +243,24 @@ def retention(request):
             "months": months,
             "cutoff": privacy_service.retention_cutoff(months),
         },
+    )
+
+
+@login_required
+@permission_required("customers.handle_data_request", raise_exception=True)
+@require_POST
+def privacy_consent(request, pk):
+    customer = _visible(request, pk)
+    form = ConsentChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.consent_record(customer=customer, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("Consent change recorded."))
+            return redirect("customers:privacy", pk=customer.pk)
+    return render(
+        request, "customers/privacy.html", _privacy_context(customer, consent_form=form), status=400
     )

@@ -24,5 +24,6 @@ urlpatterns = [
     path("<int:pk>/privacy/", data_views.privacy, name="privacy"),
     path("<int:pk>/privacy/export/", data_views.privacy_export, name="privacy-export"),
     path("<int:pk>/privacy/erase/", data_views.privacy_erase, name="privacy-erase"),
+    path("<int:pk>/privacy/consent/", data_views.privacy_consent, name="privacy-consent"),
     path("privacy/retention/", data_views.retention, name="retention"),
 ]

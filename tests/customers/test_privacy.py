@@ -168,3 +168,30 @@ def test_retention_lists_customers_without_interaction_for_the_set_months(rep, a
     assert list(privacy.retention_due()) == [quiet]
     body = response.content.decode()
     assert "Quiet one" in body and "Active one" not in body and "New one" not in body
+
+
+@pytest.mark.django_db
+def test_admin_records_a_consent_change_with_its_source_and_an_earlier_time(customer, admin_user, login):
+    client = login(admin_user)
+    form = {
+        "purpose": "marketing",
+        "channel": "email",
+        "granted": "0",
+        "source": "Signed withdrawal form",
+        "occurred_at": "2026-11-01T10:30",
+    }
+
+    response = client.post(f"/customers/{customer.pk}/privacy/consent/", form)
+    missing_source = client.post(f"/customers/{customer.pk}/privacy/consent/", {**form, "source": ""})
+    future = client.post(
+        f"/customers/{customer.pk}/privacy/consent/", {**form, "occurred_at": "2099-01-01T00:00"}
+    )
+
+    assert response.status_code == 302
+    consent = Consent.objects.get(customer=customer)
+    assert consent.source == "Signed withdrawal form" and not consent.granted
+    assert consent.occurred_at.date().isoformat() == "2026-11-01" and consent.recorded_by == admin_user
+    assert missing_source.status_code == future.status_code == 400
+    assert "still to come" in future.content.decode()
+    page = client.get(f"/customers/{customer.pk}/privacy/").content.decode()
+    assert "Signed withdrawal form" in page
