@@ -22,7 +22,10 @@ class CallcenterConfig(AppConfig):
 
         from customers.panels import Panel, register
 
+        from .customer_data import register_customer_data
         from .models import Disposition
+
+        register_customer_data()
 
         register(
             Panel(

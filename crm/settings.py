@@ -130,6 +130,9 @@ CELERY_BEAT_SCHEDULE["social-sweep-pending-events"] = {
 }
 # Social: start scheduled broadcasts whose time has come.
 CELERY_BEAT_SCHEDULE["social-broadcasts-start-due"] = {"task": "social.broadcasts_start_due", "schedule": 60.0}
+# Customers: look for duplicate records once a night; move rows that reached a merged record late.
+CELERY_BEAT_SCHEDULE["customers-duplicates-scan"] = {"task": "customers.duplicates_scan", "schedule": 86400.0}
+CELERY_BEAT_SCHEDULE["customers-merge-sweep"] = {"task": "customers.merge_sweep", "schedule": 300.0}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -186,6 +189,8 @@ CTI_ASTERISK_INTERNATIONAL_PREFIX = env("CTI_ASTERISK_INTERNATIONAL_PREFIX", def
 TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 # Whether sales reps also see every customer of their own team (managers always do).
 CUSTOMERS_REPS_SEE_TEAM = env.bool("CUSTOMERS_REPS_SEE_TEAM", default=False)
+# Customers with no interaction for this many months are listed for review (data retention).
+CUSTOMERS_RETENTION_MONTHS = env.int("CUSTOMERS_RETENTION_MONTHS", default=24)
 # Ticket attachments: the largest file accepted, in bytes.
 TICKETS_ATTACHMENT_MAX_BYTES = env.int("TICKETS_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # The CRM's address as users reach it, for links in ticket e-mails sent by workers (no request there).

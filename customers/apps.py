@@ -9,7 +9,9 @@ class CustomersConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        from . import models
+        from . import customer_data, models
+
+        customer_data.register_all()
 
         auditlog.register(models.Customer, m2m_fields={"tags"})
         auditlog.register(models.ContactPoint)

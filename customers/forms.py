@@ -154,6 +154,21 @@ class ConsentForm(forms.Form):
     source = forms.CharField(label=_("Source"), max_length=100, required=False, initial="phone")
 
 
+class ConsentChangeForm(ConsentForm):
+    """A consent change for the record of requests: where it came from is required, and when it was
+    given may be earlier than now."""
+
+    source = forms.CharField(
+        label=_("Source"), max_length=100, help_text=_("e.g. signed form, phone call, LINE")
+    )
+    occurred_at = forms.DateTimeField(
+        label=_("When"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text=_("Leave empty for now."),
+    )
+
+
 class ShareForm(forms.Form):
     user = forms.ModelChoiceField(label=_("Share with"), queryset=None)
 

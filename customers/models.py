@@ -66,6 +66,16 @@ class Customer(models.Model):
     custom_attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Set when this record was merged into another: it keeps nothing of its own and lists hide it,
+    # but it stays so that the merge can be undone and old links lead to the kept record.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -75,6 +85,8 @@ class Customer(models.Model):
             ("view_contact_details", _("Can see unmasked phone numbers and e-mail addresses")),
             ("export_customers", _("Can export customer lists")),
             ("share_customer", _("Can share a customer with another user")),
+            ("merge_customer", _("Can merge duplicate customers")),
+            ("handle_data_request", _("Can export or erase a customer's data on request")),
         ]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="customer_owner_idx"),
@@ -273,3 +285,101 @@ class CustomerUserObjectPermission(UserObjectPermissionBase):
 
 class CustomerGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="group_shares")
+
+
+class DuplicateCandidate(models.Model):
+    """Two customers that look like one person, found by the duplicate scan (customers.dedup)."""
+
+    class Reason(models.TextChoices):
+        PHONE = "phone", _("Same phone number")
+        EMAIL = "email", _("Same e-mail address")
+        SOCIAL = "social", _("Same LINE/WeChat account")
+        NAME_ORGANISATION = "name_organisation", _("Similar name, same organisation")
+        MANUAL = "manual", _("Chosen by hand")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("To review")
+        NOT_DUPLICATE = "not_duplicate", _("Not a duplicate")
+        MERGED = "merged", _("Merged")
+
+    # customer_a is always the older record (lower id): one row per pair whichever way it was found.
+    customer_a = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer_b = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(_("reason"), max_length=30, choices=Reason.choices)
+    score = models.FloatField(_("score"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    found_at = models.DateTimeField(_("found"), default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("duplicate candidate")
+        verbose_name_plural = _("duplicate candidates")
+        constraints = [
+            models.UniqueConstraint(fields=["customer_a", "customer_b"], name="duplicate_pair_unique"),
+            models.CheckConstraint(
+                condition=models.Q(customer_a__lt=models.F("customer_b")), name="duplicate_pair_ordered"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-score", "id"], name="duplicate_review_idx"),
+            models.Index(fields=["customer_b"], name="duplicate_b_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_a_id} ~ {self.customer_b_id} ({self.reason}, {self.score:.2f})"
+
+
+class CustomerMerge(models.Model):
+    """The audit record of one merge, with what undoing it needs (customers.merging)."""
+
+    winner = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_kept")
+    loser = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_absorbed")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(_("merged"), default=timezone.now)
+    choices = models.JSONField(_("field choices"), default=dict, blank=True)
+    # {"winner_fields": {...before}, "merged_fields": {...after}, "moved": {provider: data}}
+    snapshot = models.JSONField(default=dict)
+    counts = models.JSONField(_("rows moved"), default=dict, blank=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+
+    def __str__(self):
+        return f"{self.loser_id} -> {self.winner_id}"
+
+
+class DataSubjectRequest(models.Model):
+    """A data-subject request carried out: an export of everything held, or an erasure."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", _("Export")
+        ERASE = "erase", _("Erasure")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="data_requests")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    counts = models.JSONField(_("rows"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("data-subject request")
+        verbose_name_plural = _("data-subject requests")
+
+    def __str__(self):
+        return f"{self.kind} {self.customer_id}"

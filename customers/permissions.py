@@ -21,16 +21,20 @@ from .models import (
 LOOKUP_GRANT = timedelta(hours=12)
 
 
-def customers_visible_to(user, queryset=None):
+def customers_visible_to(user, queryset=None, *, include_merged: bool = False):
     """The customers `user` may see.
 
     Admins see all; managers their teams'; sales reps their own, those shared with them and, when
     CUSTOMERS_REPS_SEE_TEAM is on, their team's; agents those they worked on or looked up by the
-    exact phone number a moment ago. Nobody else sees anything.
+    exact phone number a moment ago. Nobody else sees anything. Records merged into another one
+    (customers.merging) are left out unless `include_merged`: they hold nothing any more, and
+    leaving them out keeps stale pages and pickers from writing to them.
     """
     queryset = Customer.objects.all() if queryset is None else queryset
     if not user.is_authenticated or not user.is_active:
         return queryset.none()
+    if not include_merged:
+        queryset = queryset.filter(merged_into__isnull=True)
     role = roles.user_role(user)
     if role == roles.ADMIN:
         return queryset

@@ -385,7 +385,11 @@ def consent_record(
     granted: bool,
     channel: str = Consent.Channel.ANY,
     source: str = "",
+    occurred_at=None,
 ) -> Consent:
+    """Record a grant or withdrawal; `occurred_at` when it was given earlier than now (a signed form)."""
+    if occurred_at is not None and occurred_at > timezone.now():
+        raise ValidationError({"occurred_at": _("Consent cannot be recorded for a time still to come.")})
     if purpose not in Consent.Purpose.values:
         raise ValidationError({"purpose": _("Choose a purpose from the list.")})
     if channel not in Consent.Channel.values:
@@ -396,6 +400,7 @@ def consent_record(
         channel=channel,
         granted=granted,
         source=source,
+        occurred_at=occurred_at or timezone.now(),
         recorded_by=actor if actor is not None and actor.is_authenticated else None,
     )
     summary = _("Consent granted: %(purpose)s") if granted else _("Consent withdrawn: %(purpose)s")
@@ -404,6 +409,7 @@ def consent_record(
         kind=Interaction.Kind.CONSENT,
         summary=summary % {"purpose": consent.get_purpose_display()},
         actor=actor,
+        occurred_at=consent.occurred_at,
         subject=consent,
         data={"purpose": purpose, "channel": channel, "granted": granted, "source": source},
     )

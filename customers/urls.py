@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import data_views, views
 
 app_name = "customers"
 urlpatterns = [
@@ -15,4 +15,15 @@ urlpatterns = [
     path("<int:pk>/contacts/<int:contact_pk>/remove/", views.contact_remove, name="contact-remove"),
     path("<int:pk>/consents/", views.consent_add, name="consent-add"),
     path("<int:pk>/share/", views.customer_share, name="share"),
+    path("duplicates/", data_views.duplicate_list, name="duplicates"),
+    path("duplicates/scan/", data_views.duplicate_scan, name="duplicates-scan"),
+    path("duplicates/<int:pk>/dismiss/", data_views.duplicate_dismiss, name="duplicate-dismiss"),
+    path("<int:pk>/merge/", data_views.merge_pick, name="merge-pick"),
+    path("merge/<int:first>/<int:second>/", data_views.merge_compare, name="merge"),
+    path("merges/<int:pk>/undo/", data_views.merge_undo, name="merge-undo"),
+    path("<int:pk>/privacy/", data_views.privacy, name="privacy"),
+    path("<int:pk>/privacy/export/", data_views.privacy_export, name="privacy-export"),
+    path("<int:pk>/privacy/erase/", data_views.privacy_erase, name="privacy-erase"),
+    path("<int:pk>/privacy/consent/", data_views.privacy_consent, name="privacy-consent"),
+    path("privacy/retention/", data_views.retention, name="retention"),
 ]

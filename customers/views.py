@@ -142,7 +142,16 @@ def customer_detail(request, pk):
             f"customers/customer_detail.html#{fragment}",
             {"customer": customer, "timeline": timeline, "kinds": kinds, "channels": channels},
         )
-    customer = _visible_customer(request, pk)
+    try:
+        customer = _visible_customer(request, pk)
+    except Http404:
+        merged = permissions.customers_visible_to(request.user, include_merged=True).filter(
+            pk=pk, merged_into__isnull=False
+        )
+        for name, winner_id in merged.values_list("name", "merged_into_id"):
+            messages.info(request, _("“%(name)s” was merged into this record.") % {"name": name})
+            return redirect("customers:detail", pk=winner_id)
+        raise
     timeline = selectors.timeline_page(customer=customer, kinds=kinds, channels=channels)
     context = {
         "customer": customer,

@@ -38,6 +38,9 @@ class SalesConfig(AppConfig):
         from customers.panels import Panel, register
 
         from . import services
+        from .customer_data import register_customer_data
+
+        register_customer_data()
 
         register(
             Panel(

@@ -79,6 +79,7 @@ SEED_MIGRATIONS = [
     ("sales", "0002_roles_and_defaults"),
     ("tickets", "0002_roles_and_defaults"),
     ("social", "0051_inbox_roles"),
+    ("customers", "0007_merge_and_privacy_roles"),
 ]
 
 

@@ -136,6 +136,11 @@ HOSTILE = {
     "user": "abc",
     "purpose": "nope",
     "granted": "maybe",
+    "reason": "\x00",
+    "confirm": "yes",
+    "keep": "\x00",
+    "status": "\x00",
+    "field_name": "c",
 }
 
 

@@ -37,6 +37,9 @@ class TicketsConfig(AppConfig):
         from customers.panels import Panel, register
 
         from . import models, services
+        from .customer_data import register_customer_data
+
+        register_customer_data()
 
         register(
             Panel(
