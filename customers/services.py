@@ -43,6 +43,29 @@ def record_interaction(
     )
 
 
+def record_interactions(entries: list[dict]) -> list[Interaction]:
+    """Many timeline entries in one INSERT (imports): each dict holds record_interaction's arguments."""
+    rows = []
+    now = timezone.now()
+    for entry in entries:
+        subject = entry.get("subject")
+        actor = entry.get("actor")
+        rows.append(
+            Interaction(
+                customer_id=entry["customer_id"],
+                kind=entry["kind"],
+                channel=entry.get("channel", Interaction.Channel.CRM),
+                summary=entry["summary"][:500],
+                occurred_at=entry.get("occurred_at") or now,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                subject_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
+                subject_id=subject.pk if subject is not None else None,
+                data=entry.get("data") or {},
+            )
+        )
+    return Interaction.objects.bulk_create(rows)
+
+
 def interaction_revise(
     *, interaction: Interaction, summary: str | None = None, data: dict | None = None
 ) -> None:
