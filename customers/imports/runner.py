@@ -8,17 +8,25 @@ ones reported: a row is never half written.
 """
 
 import csv
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..management.bulk import (
+    CONTACT_COLUMNS,
+    CUSTOMER_COLUMNS,
+    TAG_LINK_COLUMNS,
+    TagLink,
+    writer_for_connection,
+)
 from ..models import ContactPoint, Customer, DataJob, Interaction, Tag
 from ..services import record_interactions
 from .files import ImportFileError, iter_rows
@@ -180,6 +188,7 @@ def _import_batch(rows: list[CheckedRow], seen: dict, context: _WriteContext, er
         row.action = decide(row, on_match=job.on_match, row_choices=job.row_choices)
     try:
         with transaction.atomic():
+            _relax_commit()
             _write(rows, context)
             _count(job, rows)
     except DatabaseError:
@@ -197,6 +206,14 @@ def _import_batch(rows: list[CheckedRow], seen: dict, context: _WriteContext, er
     errors.add([row for row in rows if row.action == FAIL])
 
 
+def _relax_commit():
+    """Commit the batch without waiting for the disk. A crash may lose the last batches, but never
+    half of one: the job's progress is in the same transaction, so resuming redoes exactly those."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO off")
+
+
 def _count(job, rows):
     actions = [row.action for row in rows]
     DataJob.objects.filter(pk=job.pk).update(
@@ -212,25 +229,11 @@ def _write(rows: list[CheckedRow], context: _WriteContext) -> None:
     creates = [row for row in rows if row.action == CREATE]
     updates = [row for row in rows if row.action == UPDATE]
     user, job = context.user, context.job
-    default_owner = user.pk if user is not None else None
-    new_customers = []
-    for row in creates:
-        owner_id = row.owner_id or default_owner
-        new_customers.append(
-            Customer(
-                name=row.name,
-                owner_id=owner_id,
-                team_id=context.owner_teams.get(owner_id),
-                lifecycle_stage=row.lifecycle or Customer.Lifecycle.LEAD,
-                source=row.source,
-                custom_attributes=row.attributes,
-            )
-        )
-    for row, customer in zip(creates, Customer.objects.bulk_create(new_customers), strict=True):
-        row.customer_id = customer.pk
+    writer = writer_for_connection()
+    _create_customers(creates, context, writer)
     existing_contacts = _update_customers(updates, context)
-    _add_contacts(creates + updates, existing_contacts)
-    _add_tags(creates + updates)
+    _add_contacts(creates + updates, existing_contacts, writer)
+    _add_tags(creates, updates, writer)
     summary = {
         CREATE: _("Imported from %(file)s") % {"file": job.file_name},
         UPDATE: _("Updated by the import of %(file)s") % {"file": job.file_name},
@@ -247,6 +250,35 @@ def _write(rows: list[CheckedRow], context: _WriteContext) -> None:
             for row in creates + updates
         ]
     )
+
+
+def _create_customers(creates, context, writer) -> None:
+    """COPY on PostgreSQL (ids reserved from the table's sequence first), bulk_create elsewhere."""
+    if not creates:
+        return
+    default_owner = context.user.pk if context.user is not None else None
+    first = writer.reserve(Customer, len(creates))
+    now = timezone.now()
+    values = []
+    for offset, row in enumerate(creates):
+        row.customer_id = first + offset
+        owner_id = row.owner_id or default_owner
+        values.append(
+            (
+                row.customer_id,
+                Customer.Kind.PERSON,
+                row.name,
+                None,
+                owner_id,
+                context.owner_teams.get(owner_id),
+                row.lifecycle or Customer.Lifecycle.LEAD,
+                row.source,
+                writer.json(row.attributes),
+                now,
+                now,
+            )
+        )
+    writer.write(Customer, CUSTOMER_COLUMNS, values)
 
 
 def _update_customers(updates, context) -> set:
@@ -269,10 +301,7 @@ def _update_customers(updates, context) -> set:
         if row.attributes:
             customer.custom_attributes = {**(customer.custom_attributes or {}), **row.attributes}
         customer.updated_at = timezone.now()
-    Customer.objects.bulk_update(
-        list(customers.values()),
-        ["name", "owner", "team", "lifecycle_stage", "source", "custom_attributes", "updated_at"],
-    )
+    _save_customers(list(customers.values()))
     return set(
         ContactPoint.objects.filter(customer_id__in=ids).values_list(
             "customer_id", "kind", "normalised", "extension"
@@ -280,7 +309,34 @@ def _update_customers(updates, context) -> set:
     )
 
 
-def _add_contacts(rows, existing: set) -> None:
+UPDATE_FROM_VALUES = (
+    "UPDATE {table} AS c SET name = v.name, owner_id = v.owner_id, team_id = v.team_id, "
+    "lifecycle_stage = v.lifecycle_stage, source = v.source, custom_attributes = v.attributes, "
+    "updated_at = v.updated_at FROM (VALUES {values}) "
+    "AS v(id, name, owner_id, team_id, lifecycle_stage, source, attributes, updated_at) WHERE c.id = v.id"
+)
+UPDATED_FIELDS = ["name", "owner", "team", "lifecycle_stage", "source", "custom_attributes", "updated_at"]
+
+
+def _save_customers(customers: list[Customer]) -> None:
+    """One UPDATE ... FROM (VALUES ...) on PostgreSQL: bulk_update's CASE expressions cost
+    milliseconds of Python per customer."""
+    if connection.vendor != "postgresql":
+        Customer.objects.bulk_update(customers, UPDATED_FIELDS, batch_size=100)
+        return
+    row = "(%s::bigint, %s, %s::bigint, %s::bigint, %s, %s, %s::jsonb, %s::timestamptz)"
+    params = []
+    for c in customers:
+        attributes = json.dumps(c.custom_attributes or {}, ensure_ascii=False)
+        params += [c.pk, c.name, c.owner_id, c.team_id, c.lifecycle_stage, c.source, attributes, c.updated_at]
+    # Only the quoted table name and "(%s, ...)" placeholders are put into the text.
+    values = ", ".join([row] * len(customers))
+    sql = UPDATE_FROM_VALUES.format(table=connection.ops.quote_name(Customer._meta.db_table), values=values)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _add_contacts(rows, existing: set, writer) -> None:
     has_kind = {(customer_id, kind) for customer_id, kind, _n, _e in existing}
     new = []
     for row in rows:
@@ -294,20 +350,17 @@ def _add_contacts(rows, existing: set) -> None:
             existing.add(key)
             primary = (row.customer_id, kind) not in has_kind
             has_kind.add((row.customer_id, kind))
-            new.append(
-                ContactPoint(
-                    customer_id=row.customer_id,
-                    kind=kind,
-                    value=raw,
-                    normalised=normalised,
-                    extension=extension,
-                    is_primary=primary,
-                )
-            )
-    ContactPoint.objects.bulk_create(new)
+            new.append([row.customer_id, kind, raw, normalised, extension, "", primary])
+    if not new:
+        return
+    first, now = writer.reserve(ContactPoint, len(new)), timezone.now()
+    writer.write(
+        ContactPoint, CONTACT_COLUMNS, [(first + offset, *values, now) for offset, values in enumerate(new)]
+    )
 
 
-def _add_tags(rows) -> None:
+def _add_tags(creates, updates, writer) -> None:
+    rows = creates + updates
     wanted = {name.lower(): name for row in rows for name in row.tags}
     if not wanted:
         return
@@ -316,13 +369,20 @@ def _add_tags(rows) -> None:
     if missing:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
         tags = _tags_by_lower_name(wanted)
-    link = Customer.tags.through
     links = {
         (row.customer_id, tags[name.lower()]) for row in rows for name in row.tags if name.lower() in tags
     }
-    link.objects.bulk_create(
-        [link(customer_id=customer_id, tag_id=tag_id) for customer_id, tag_id in links], ignore_conflicts=True
-    )
+    if updates:
+        links -= set(
+            TagLink.objects.filter(customer_id__in=[row.customer_id for row in updates]).values_list(
+                "customer_id", "tag_id"
+            )
+        )
+    if links:
+        first = writer.reserve(TagLink, len(links))
+        writer.write(
+            TagLink, TAG_LINK_COLUMNS, [(first + offset, *link) for offset, link in enumerate(sorted(links))]
+        )
 
 
 def _tags_by_lower_name(wanted: dict) -> dict[str, int]:
