@@ -13,14 +13,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import AccessLog
 
 from .models import ContactPoint, Customer, DataJob
-from .normalise import mask_email, mask_phone, phone_display
+from .normalise import mask_email, mask_phone
 from .permissions import can_view_contact_details, customers_visible_to
 
 CHUNK = 1000
@@ -141,48 +141,59 @@ def _write_file(job: DataJob) -> int:
 
 
 def _rows(job: DataJob):
+    """The rows of the file, a chunk of customers at a time, read as plain values (three queries
+    per chunk) rather than model instances: exporting 100,000 customers is mostly Python."""
     user = job.created_by
     unmasked = can_view_contact_details(user)
-    contacts = Prefetch(
-        "contact_points",
-        queryset=ContactPoint.objects.filter(kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.EMAIL]),
-    )
+    stages = {value: str(label) for value, label in Customer.Lifecycle.choices}
     ids = job.source_ids
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         # Checked again now: the user's access may have changed since the export was asked for.
-        customers = (
-            customers_visible_to(user, Customer.objects.filter(pk__in=chunk))
-            .select_related("owner", "team")
-            .prefetch_related("tags", contacts)
-            .in_bulk()
-        )
-        for pk in chunk:
-            customer = customers.get(pk)
-            if customer is not None:
-                yield _values(customer, unmasked)
-
-
-def _values(customer: Customer, unmasked: bool) -> list[str]:
-    phones, emails = [], []
-    for point in customer.contact_points.all():
-        if point.kind == ContactPoint.Kind.PHONE:
-            phones.append(
-                phone_display(point.normalised, point.extension) if unmasked else mask_phone(point.normalised)
+        customers = {
+            row[0]: row
+            for row in customers_visible_to(user, Customer.objects.filter(pk__in=chunk)).values_list(
+                "pk", "name", "owner__username", "team__name", "lifecycle_stage", "source", "created_at"
             )
-        else:
-            emails.append(point.value if unmasked else mask_email(point.normalised))
-    return [
-        customer.name,
-        " / ".join(phones),
-        " / ".join(emails),
-        ", ".join(tag.name for tag in customer.tags.all()),
-        customer.owner.username if customer.owner else "",
-        customer.team.name if customer.team else "",
-        customer.get_lifecycle_stage_display(),
-        customer.source,
-        timezone.localtime(customer.created_at).strftime("%Y-%m-%d %H:%M"),
-    ]
+        }
+        phones, emails, tags = {}, {}, {}
+        for customer_id, kind, value, normalised, extension in (
+            ContactPoint.objects.filter(
+                customer_id__in=list(customers), kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.EMAIL]
+            )
+            .order_by("customer_id", "-is_primary", "id")
+            .values_list("customer_id", "kind", "value", "normalised", "extension")
+        ):
+            if kind == ContactPoint.Kind.PHONE:
+                shown = (
+                    (normalised + (f" #{extension}" if extension else ""))
+                    if unmasked
+                    else mask_phone(normalised)
+                )
+                phones.setdefault(customer_id, []).append(shown)
+            else:
+                emails.setdefault(customer_id, []).append(value if unmasked else mask_email(normalised))
+        for customer_id, name in (
+            Customer.tags.through.objects.filter(customer_id__in=list(customers))
+            .order_by("tag__name")
+            .values_list("customer_id", "tag__name")
+        ):
+            tags.setdefault(customer_id, []).append(name)
+        for pk in chunk:
+            if pk not in customers:
+                continue
+            _pk, name, owner, team, stage, source, created_at = customers[pk]
+            yield [
+                name,
+                " / ".join(phones.get(pk, ())),
+                " / ".join(emails.get(pk, ())),
+                ", ".join(tags.get(pk, ())),
+                owner or "",
+                team or "",
+                stages.get(stage, stage),
+                source,
+                timezone.localtime(created_at).strftime("%Y-%m-%d %H:%M"),
+            ]
 
 
 class _CsvWriter:
