@@ -16,7 +16,7 @@ from crm.pagination import paginate
 from . import exports, imports, selectors
 from .forms import CustomerFilterForm
 from .imports.rows import ATTRIBUTE, TARGETS
-from .models import DataJob
+from .models import Customer, DataJob
 from .permissions import can_view_contact_details
 
 
@@ -138,8 +138,9 @@ def import_preview(request, pk):
             for key, value in request.POST.items()
             if key.startswith("match_")
         }
-        imports.import_start(job=job, user=request.user, row_choices=choices)
-        messages.success(request, _("The import has started."))
+        job = imports.import_start(job=job, user=request.user, row_choices=choices)
+        if job.is_active:
+            messages.info(request, _("The import has started: this page shows how far it has got."))
         return redirect("customers:job", pk=job.pk)
     try:
         result = imports.preview(
@@ -148,14 +149,19 @@ def import_preview(request, pk):
     except imports.ImportFileError as exc:
         messages.error(request, str(exc))
         return redirect("customers:import")
-    context = {
-        "job": job,
-        "preview": result,
-        "mapped": [
-            (result.header[int(i)], t) for i, t in sorted(job.mapping.items(), key=lambda x: int(x[0])) if t
-        ],
-        "on_match_choices": DataJob.OnMatch.choices,
-    }
+    match_ids = {pk for row in result.rows for pk in row.match_ids}
+    names = dict(Customer.objects.filter(pk__in=match_ids).values_list("pk", "name")) if match_ids else {}
+    for row in result.rows:
+        row.matches = [(pk, names.get(pk, f"#{pk}")) for pk in row.match_ids]
+    labels = dict(TARGETS)
+    mapped = []
+    for index, target in sorted(job.mapping.items(), key=lambda item: int(item[0])):
+        if target:
+            base, _sep, attribute = target.partition(":")
+            mapped.append(
+                (result.header[int(index)], f"{labels[base]}: {attribute}" if attribute else labels[base])
+            )
+    context = {"job": job, "preview": result, "mapped": mapped, "on_match_choices": DataJob.OnMatch.choices}
     return render(request, "customers/import_preview.html", context)
 
 
