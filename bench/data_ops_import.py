@@ -135,6 +135,24 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time used so far by this process and by the PostgreSQL backend serving its connection.
+    Unlike wall time it hardly depends on what else the machine is doing."""
+    from django.db import connection
+
+    times = os.times()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:  # the database runs elsewhere
+        backend = float("nan")
+    return times.user + times.system, backend
+
+
 class PeakMemory:
     """Samples the resident set every 20 ms in a thread: the peak while the block ran."""
 
@@ -187,11 +205,15 @@ def import_once(rows: int, tmp: Path, admin, *, offset: int) -> dict:
         batch_times.append((now - last[0]) * 1000)
         last[0] = now
 
+    cpu_before = cpu_seconds()
     with PeakMemory() as memory:
         started = time.perf_counter()
         job = import_run(job.pk, progress=progress)
         seconds = time.perf_counter() - started
+    cpu_after = cpu_seconds()
     return {
+        "cpu_app": cpu_after[0] - cpu_before[0],
+        "cpu_db": cpu_after[1] - cpu_before[1],
         "name": f"import {rows:,} rows",
         "rows": rows,
         "seconds": seconds,
@@ -215,11 +237,15 @@ def export_once(admin) -> dict:
         )
         transaction.on_commit(lambda: None)
     DataJob.objects.filter(pk=job.pk).update(status=DataJob.Status.QUEUED)
+    cpu_before = cpu_seconds()
     with PeakMemory() as memory:
         started = time.perf_counter()
         job = exports.export_run(job.pk)
         seconds = time.perf_counter() - started
+    cpu_after = cpu_seconds()
     return {
+        "cpu_app": cpu_after[0] - cpu_before[0],
+        "cpu_db": cpu_after[1] - cpu_before[1],
         "name": f"export {job.processed_rows:,} rows (CSV)",
         "rows": job.processed_rows,
         "seconds": seconds,
@@ -265,14 +291,14 @@ def report(results: list[dict]) -> None:
     print()
     print(
         f"{'scenario':<30} {'seconds':>8} {'rows/s':>8} {'batch p50':>10} {'p95':>8} {'p99':>8} "
-        f"{'RSS start':>10} {'RSS peak':>9}  result"
+        f"{'CPU app':>8} {'CPU db':>7} {'RSS start':>10} {'RSS peak':>9}  result"
     )
     for r in results:
         batches = r["batch_ms"]
         print(
             f"{r['name']:<30} {r['seconds']:>8.1f} {r['rows_per_s']:>8.0f} "
             f"{(statistics.median(batches) if batches else 0):>8.0f}ms {percentile(batches, 95):>6.0f}ms "
-            f"{percentile(batches, 99):>6.0f}ms {r['rss_start']:>8.0f}MB {r['rss_peak']:>7.0f}MB  {r['detail']}"
+            f"{percentile(batches, 99):>6.0f}ms {r['cpu_app']:>7.1f}s {r['cpu_db']:>6.1f}s {r['rss_start']:>8.0f}MB {r['rss_peak']:>7.0f}MB  {r['detail']}"
         )
 
 
@@ -293,7 +319,11 @@ def main() -> int:
     report(results)
     main_import = next(r for r in results if r["rows"] == args.rows and r["name"].startswith("import"))
     met = main_import["seconds"] <= TARGET_SECONDS
-    print(f"\nTarget: {args.rows:,} rows imported in ≤ {TARGET_SECONDS:g} s: {'ok' if met else 'MISSED'}")
+    print(
+        "\nCPU app/db: CPU seconds used by this process and by its PostgreSQL backend; on a loaded "
+        "machine wall time is mostly waiting for a core."
+    )
+    print(f"Target: {args.rows:,} rows imported in ≤ {TARGET_SECONDS:g} s: {'ok' if met else 'MISSED'}")
     return 1 if args.check and not met else 0
 
 

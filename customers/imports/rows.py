@@ -3,6 +3,8 @@
 import re
 from dataclasses import dataclass, field
 
+import phonenumbers
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -47,6 +49,8 @@ GUESSES = [
 ]
 # The columns an error file adds: ignored when that file is imported again.
 ERROR_FILE_COLUMNS = {"row", "problems", "列", "行", "問題", "问题"}
+NATIONAL_SEPARATORS = re.compile(r"[\s\-().]")
+NATIONAL_NUMBER = re.compile(r"0[1-9]\d{6,10}")  # trunk 0, then the national significant number
 TAG_SEPARATORS = re.compile(r"[,;，；、|]")
 
 
@@ -144,6 +148,8 @@ class RowChecker:
         self.columns = sorted((int(index), target) for index, target in mapping.items() if target)
         self.owners = _owner_index() if any(t == OWNER for _i, t in self.columns) else {}
         self.lifecycles = _lifecycle_index()
+        self.region = settings.PHONENUMBER_DEFAULT_REGION
+        self.country_code = phonenumbers.country_code_for_region(self.region)
 
     def check(self, values: list[str], number: int) -> CheckedRow:
         row = CheckedRow(number=number, values=values)
@@ -182,13 +188,25 @@ class RowChecker:
         row.tags = _unique(row.tags, key=str.lower)
         return row
 
+    def _national(self, text: str) -> tuple[str, str] | None:
+        """The common case, a national number of the default region (0912-345-678, 02 2345 6789),
+        checked without phonenumbers.parse(): half the cost of a row. Anything else, or a number
+        that is not valid there, goes to phone_normalise(), which gives the same answer for these."""
+        digits = NATIONAL_SEPARATORS.sub("", text)
+        if not NATIONAL_NUMBER.fullmatch(digits):
+            return None
+        number = phonenumbers.PhoneNumber(country_code=self.country_code, national_number=int(digits[1:]))
+        if not phonenumbers.is_valid_number_for_region(number, self.region):
+            return None
+        return f"+{self.country_code}{digits[1:]}", ""
+
     def _phone(self, row, value):
         # One cell may hold several numbers: "0912-345-678 / 02-2345-6789".
         for part in re.split(r"\s*[/;,，、]\s*|\n", value):
             if not part.strip():
                 continue
             try:
-                e164, extension = phone_normalise(part)
+                e164, extension = self._national(part) or phone_normalise(part)
             except ValidationError as exc:
                 row.errors.extend(exc.messages)
             else:
