@@ -298,7 +298,8 @@ def report(results: list[dict]) -> None:
         print(
             f"{r['name']:<30} {r['seconds']:>8.1f} {r['rows_per_s']:>8.0f} "
             f"{(statistics.median(batches) if batches else 0):>8.0f}ms {percentile(batches, 95):>6.0f}ms "
-            f"{percentile(batches, 99):>6.0f}ms {r['cpu_app']:>7.1f}s {r['cpu_db']:>6.1f}s {r['rss_start']:>8.0f}MB {r['rss_peak']:>7.0f}MB  {r['detail']}"
+            f"{percentile(batches, 99):>6.0f}ms {r['cpu_app']:>7.1f}s {r['cpu_db']:>6.1f}s "
+            f"{r['rss_start']:>8.0f}MB {r['rss_peak']:>7.0f}MB  {r['detail']}"
         )
 
 
