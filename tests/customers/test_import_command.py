@@ -55,3 +55,15 @@ def test_the_command_imports_with_a_given_mapping_as_a_user(big5_file, admin_use
 def test_a_mapping_without_a_name_is_refused(big5_file):
     with pytest.raises(CommandError, match="name"):
         call_command("import_customers", str(big5_file), "--mapping", '{"1": "phone"}', stdout=io.StringIO())
+
+
+def test_the_demo_seed_imports_a_big5_list_and_exports_once(
+    admin_user, rep, manager, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_import_demo", stdout=io.StringIO())
+        call_command("seed_import_demo", stdout=io.StringIO())
+    imported = DataJob.objects.get(kind="import")
+    assert (imported.created_count, imported.skipped_count, imported.failed_count) == (5, 0, 2)
+    assert Customer.objects.get(name="周杰").owner == manager
+    assert DataJob.objects.get(kind="export").status == "done"
