@@ -115,6 +115,8 @@ class CheckedRow:
     attributes: dict = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     duplicate_of: int | None = None
+    earlier_duplicate: bool = False  # same phone or e-mail as a row of an earlier batch
+    all_match_ids: list[int] = field(default_factory=list)  # visible to the importer or not
     match_ids: list[int] = field(default_factory=list)
     hidden_match: bool = False
     action: str = ""  # create, update, skip, fail: decided before writing
@@ -131,6 +133,8 @@ class CheckedRow:
         problems = list(self.errors)
         if self.duplicate_of:
             problems.append(_("Same phone or e-mail as row %(row)d.") % {"row": self.duplicate_of})
+        if self.earlier_duplicate:
+            problems.append(_("Same phone or e-mail as an earlier row of the file."))
         if self.hidden_match:
             problems.append(_("The phone or e-mail belongs to a customer you cannot see."))
         if len(self.match_ids) > 1:
@@ -249,8 +253,8 @@ def _lifecycle_index() -> dict[str, str]:
 
 
 def mark_duplicates(rows: list[CheckedRow], seen: dict) -> None:
-    """Flag rows whose phone or e-mail an earlier row of the file already had. `seen` carries over
-    from batch to batch: normalised value → row number."""
+    """Flag rows whose phone or e-mail an earlier row already had; `seen` (normalised value → row
+    number) covers the rows checked together: a preview, or one batch of an import."""
     for row in rows:
         for key in row.keys:
             if key in seen and seen[key] != row.number:
@@ -286,5 +290,6 @@ def find_matches(rows: list[CheckedRow], *, user) -> None:
         ids = set()
         for key in row.keys:
             ids |= owners.get(key, set())
+        row.all_match_ids = sorted(ids)
         row.hidden_match = bool(ids - visible)
         row.match_ids = sorted(ids & visible)

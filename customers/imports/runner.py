@@ -93,7 +93,7 @@ def _preview_batch(batch, seen, user, result, clean):
 
 def decide(row: CheckedRow, *, on_match: str, row_choices: dict) -> str:
     choice = row_choices.get(str(row.number), on_match) if (row.match_ids or row.hidden_match) else CREATE
-    if row.errors or row.duplicate_of:
+    if row.errors or row.duplicate_of or row.earlier_duplicate:
         return FAIL
     if choice == CREATE:
         return CREATE
@@ -144,22 +144,19 @@ def _run(job, progress):
     checker = RowChecker(job.mapping)
     context = _WriteContext(job=job, user=user, owner_teams=_owner_teams())
     errors = _ErrorFile(job, header)
-    seen: dict = {}
     already_done, index, batch = job.processed_rows, 0, []
     for number, values in rows:
-        row = checker.check(values, number)
         index += 1
-        if index <= already_done:  # a resumed job: these rows are in; remember their values only
-            mark_duplicates([row], seen)
+        if index <= already_done:  # a resumed job: these rows are in already
             continue
-        batch.append(row)
+        batch.append(checker.check(values, number))
         if len(batch) >= BATCH_ROWS:
-            _import_batch(batch, seen, context, errors)
+            _import_batch(batch, context, errors)
             batch = []
             if progress:
                 job.refresh_from_db()
                 progress(job)
-    _import_batch(batch, seen, context, errors)
+    _import_batch(batch, context, errors)
     if progress:
         job.refresh_from_db()
         progress(job)
@@ -178,12 +175,13 @@ def _owner_teams() -> dict[int, int | None]:
     return dict(get_user_model().objects.values_list("id", "team_id"))
 
 
-def _import_batch(rows: list[CheckedRow], seen: dict, context: _WriteContext, errors) -> None:
+def _import_batch(rows: list[CheckedRow], context: _WriteContext, errors) -> None:
     if not rows:
         return
     job = context.job
-    mark_duplicates(rows, seen)
+    mark_duplicates(rows, {})
     find_matches(rows, user=context.user)
+    _mark_earlier_rows(rows, job)
     for row in rows:
         row.action = decide(row, on_match=job.on_match, row_choices=job.row_choices)
     try:
@@ -204,6 +202,23 @@ def _import_batch(rows: list[CheckedRow], seen: dict, context: _WriteContext, er
                     row.errors.append(_("The database refused this row: %(error)s") % {"error": exc})
             _count(job, rows)
     errors.add([row for row in rows if row.action == FAIL])
+
+
+def _mark_earlier_rows(rows: list[CheckedRow], job: DataJob) -> None:
+    """Duplicates of rows in earlier batches: they match a customer this very import created or
+    updated (its timeline says so). Asking the database keeps memory flat whatever the file's
+    length, and holds after a resume."""
+    ids = {pk for row in rows for pk in row.all_match_ids}
+    if not ids:
+        return
+    touched = set(
+        Interaction.objects.filter(customer_id__in=ids, data__import_job=job.pk).values_list(
+            "customer_id", flat=True
+        )
+    )
+    for row in rows:
+        if touched.intersection(row.all_match_ids):
+            row.earlier_duplicate = True
 
 
 def _relax_commit():

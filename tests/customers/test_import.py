@@ -281,3 +281,15 @@ def test_a_rep_cannot_update_a_customer_they_cannot_see(manager, other_team, run
     hidden.refresh_from_db()
     assert hidden.name == "Hidden"
     assert job.failed_count == 1
+
+
+def test_a_duplicate_of_a_row_in_an_earlier_batch_is_reported_not_imported_twice(
+    admin_user, run, monkeypatch
+):
+    monkeypatch.setattr(runner, "BATCH_ROWS", 2)
+    rows = [["Name", "Phone"], ["A", "0912-345-678"], ["B", "0912-345-679"], ["A again", "+886912345678"]]
+    job = run(upload(admin_user, csv_bytes(rows)), admin_user, on_match="update")
+    assert (job.created_count, job.updated_count, job.failed_count) == (2, 0, 1)
+    with open(job.error_file.path, encoding="utf-8-sig") as handle:
+        assert "Same phone or e-mail as an earlier row of the file." in handle.read()
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["A", "B"]
