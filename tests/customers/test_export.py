@@ -130,3 +130,21 @@ def test_an_admin_sees_who_exported_what_but_cannot_download_it(
     assert client.get(reverse("customers:job-download", args=[job.pk])).status_code == 404
     access = client.get(reverse("manage:audit"), {"tab": "access"}).content.decode()
     assert "search “王”" in access
+
+
+def test_an_export_costs_the_same_queries_for_ten_customers_or_thirty(
+    admin_user, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for total in (10, 10, 30):  # the first export also fills per-process caches (content types)
+        for index in range(total - Customer.objects.count()):
+            CustomerFactory(
+                name=f"C{index}", owner=admin_user, phones=[f"0912-345-{index:03d}"], tags=["VIP"]
+            )
+        with CaptureQueriesContext(connection) as queries:
+            start(admin_user, capture=django_capture_on_commit_callbacks)
+        counts.append(len(queries))
+    assert counts[1] == counts[2]
