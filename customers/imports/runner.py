@@ -115,6 +115,9 @@ def import_run(job_id: int, *, progress=None) -> DataJob:
     )
     try:
         _run(job, progress)
+    except Superseded:
+        job.refresh_from_db()
+        return job
     except ImportFileError as exc:
         _fail(job, str(exc))
     except Exception as exc:
@@ -151,12 +154,12 @@ def _run(job, progress):
             continue
         batch.append(checker.check(values, number))
         if len(batch) >= BATCH_ROWS:
-            _import_batch(batch, context, errors)
+            _import_batch(batch, context, errors, starts_after=index - len(batch))
             batch = []
             if progress:
                 job.refresh_from_db()
                 progress(job)
-    _import_batch(batch, context, errors)
+    _import_batch(batch, context, errors, starts_after=index - len(batch))
     if progress:
         job.refresh_from_db()
         progress(job)
@@ -175,7 +178,11 @@ def _owner_teams() -> dict[int, int | None]:
     return dict(get_user_model().objects.values_list("id", "team_id"))
 
 
-def _import_batch(rows: list[CheckedRow], context: _WriteContext, errors) -> None:
+class Superseded(Exception):
+    """Another worker has imported this batch already (a redelivered task running twice)."""
+
+
+def _import_batch(rows: list[CheckedRow], context: _WriteContext, errors, *, starts_after: int) -> None:
     if not rows:
         return
     job = context.job
@@ -187,10 +194,12 @@ def _import_batch(rows: list[CheckedRow], context: _WriteContext, errors) -> Non
     try:
         with transaction.atomic():
             _relax_commit()
+            _claim(job, starts_after)
             _write(rows, context)
             _count(job, rows)
     except DatabaseError:
         with transaction.atomic():
+            _claim(job, starts_after)
             for row in rows:
                 if row.action not in (CREATE, UPDATE):
                     continue
@@ -227,6 +236,13 @@ def _relax_commit():
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO off")
+
+
+def _claim(job, starts_after: int) -> None:
+    """Lock the job and make sure the batch is the next one to import."""
+    done = DataJob.objects.select_for_update().filter(pk=job.pk).values_list("processed_rows", flat=True)
+    if list(done) != [starts_after]:
+        raise Superseded
 
 
 def _count(job, rows):

@@ -293,3 +293,23 @@ def test_a_duplicate_of_a_row_in_an_earlier_batch_is_reported_not_imported_twice
     with open(job.error_file.path, encoding="utf-8-sig") as handle:
         assert "Same phone or e-mail as an earlier row of the file." in handle.read()
     assert sorted(Customer.objects.values_list("name", flat=True)) == ["A", "B"]
+
+
+def test_a_task_delivered_twice_does_not_import_a_batch_twice(admin_user, monkeypatch):
+    monkeypatch.setattr(runner, "BATCH_ROWS", 2)
+    rows = [["Name", "Phone"]] + [[f"C{i}", f"0912-345-{i:03d}"] for i in range(4)]
+    job = upload(admin_user, csv_bytes(rows))
+    imports.import_configure(job=job, user=admin_user, mapping=job.mapping, on_match="update")
+    DataJob.objects.filter(pk=job.pk).update(status=DataJob.Status.RUNNING)
+    real_find_matches = runner.find_matches
+
+    def twin_finishes_first(batch, *, user):
+        # While this worker checks its first batch, its twin commits both batches.
+        DataJob.objects.filter(pk=job.pk).update(processed_rows=4, created_count=4)
+        return real_find_matches(batch, user=user)
+
+    monkeypatch.setattr(runner, "find_matches", twin_finishes_first)
+    runner.import_run(job.pk)
+    job.refresh_from_db()
+    assert not Customer.objects.exists()  # this worker wrote nothing
+    assert (job.processed_rows, job.created_count) == (4, 4)
