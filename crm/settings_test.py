@@ -1,6 +1,7 @@
 """Settings for the test suite: real PostgreSQL and Redis, as in production."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -16,3 +17,6 @@ WHITENOISE_AUTOREFRESH = True
 
 # One test database per test process, so that several runs on one machine never collide.
 DATABASES["default"]["TEST"] = {"NAME": f"test_crm_{os.getpid()}"}  # noqa: F405
+
+# Uploaded imports and exported files of a test run go to a throwaway directory, not the work tree.
+MEDIA_ROOT = tempfile.mkdtemp(prefix="crm-test-media-")

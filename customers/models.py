@@ -383,3 +383,85 @@ class DataSubjectRequest(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.customer_id}"
+
+
+class DataJob(models.Model):
+    """One import or export of customers, run by Celery, with its progress, counts and files.
+
+    An import commits its rows in batches and moves `processed_rows` forward in the same
+    transaction, so a crash leaves every finished row whole and the job resumes where it stopped.
+    """
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", _("Import")
+        EXPORT = "export", _("Export")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Waiting for mapping")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Finished")
+        FAILED = "failed", _("Failed")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    class OnMatch(models.TextChoices):
+        UPDATE = "update", _("Update the existing customer")
+        SKIP = "skip", _("Skip the row")
+        CREATE = "create", _("Create a new customer anyway")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    fmt = models.CharField(_("format"), max_length=10, choices=Format.choices, default=Format.CSV)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="customer_data_jobs"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    file = models.FileField(_("file"), upload_to="customer-jobs/%Y/%m/", max_length=300, blank=True)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    encoding = models.CharField(_("encoding"), max_length=30, blank=True)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    on_match = models.CharField(
+        _("when a row matches a customer"), max_length=10, choices=OnMatch.choices, default=OnMatch.UPDATE
+    )
+    row_choices = models.JSONField(default=dict, blank=True, help_text="Row number → on_match, per row.")
+    description = models.CharField(_("filter"), max_length=500, blank=True)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    source_ids = models.JSONField(default=list, blank=True, help_text="The customers an export takes out.")
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows done"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    error_file = models.FileField(
+        _("error file"), upload_to="customer-jobs/%Y/%m/", max_length=300, blank=True
+    )
+    result_file = models.FileField(
+        _("exported file"), upload_to="customer-jobs/%Y/%m/", max_length=300, blank=True
+    )
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("customer import or export")
+        verbose_name_plural = _("customer imports and exports")
+        permissions = [("import_customers", _("Can import customer lists"))]
+        indexes = [models.Index(fields=["kind", "-created_at"], name="datajob_kind_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.file_name or self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
@@ -57,32 +57,66 @@ class InteractionEntry:
     data: dict = field(default_factory=dict)
 
 
-def record_interactions(entries: list[InteractionEntry]) -> list[Interaction]:
-    """Add many timeline entries in one INSERT (webhook batches). The only other writer of Interaction rows."""
-    content_types = {}
-    rows = []
+def record_interactions(entries: list[InteractionEntry]) -> int:
+    """Many timeline entries at once (webhook batches, broadcasts, imports); returns how many.
+
+    COPY with ids reserved from the table's sequence on PostgreSQL, bulk_create elsewhere. With
+    record_interaction(), the only writer of Interaction rows."""
+    if not entries:
+        return 0
+    content_types: dict = {}
+
+    def subject_type_id(subject):
+        if subject is None:
+            return None
+        model = type(subject)
+        if model not in content_types:
+            content_types[model] = ContentType.objects.get_for_model(model).pk
+        return content_types[model]
+
     now = timezone.now()
-    for entry in entries:
-        subject_type = None
-        if entry.subject is not None:
-            model = type(entry.subject)
-            if model not in content_types:
-                content_types[model] = ContentType.objects.get_for_model(model)
-            subject_type = content_types[model]
-        rows.append(
-            Interaction(
-                customer_id=entry.customer_id,
-                kind=entry.kind,
-                channel=entry.channel,
-                summary=entry.summary[:500],
-                occurred_at=entry.occurred_at or now,
-                actor_id=entry.actor_id,
-                subject_type=subject_type,
-                subject_id=entry.subject.pk if entry.subject is not None else None,
-                data=entry.data or {},
+    if connection.vendor == "postgresql":
+        from .management.bulk import INTERACTION_COLUMNS, PostgresWriter
+
+        writer = PostgresWriter()
+        first = writer.reserve(Interaction, len(entries))
+        rows = [
+            (
+                first + offset,
+                entry.customer_id,
+                entry.occurred_at or now,
+                entry.kind,
+                entry.channel,
+                entry.summary[:500],
+                entry.actor_id,
+                subject_type_id(entry.subject),
+                entry.subject.pk if entry.subject is not None else None,
+                writer.json(entry.data or {}),
+                now,
             )
+            for offset, entry in enumerate(entries)
+        ]
+        writer.write(Interaction, INTERACTION_COLUMNS, rows)
+    else:
+        Interaction.objects.bulk_create(
+            [
+                Interaction(
+                    customer_id=entry.customer_id,
+                    kind=entry.kind,
+                    channel=entry.channel,
+                    summary=entry.summary[:500],
+                    occurred_at=entry.occurred_at or now,
+                    actor_id=entry.actor_id,
+                    subject_type_id=subject_type_id(entry.subject),
+                    subject_id=entry.subject.pk if entry.subject is not None else None,
+                    data=entry.data or {},
+                    created_at=now,
+                )
+                for entry in entries
+            ],
+            batch_size=500,
         )
-    return Interaction.objects.bulk_create(rows, batch_size=500)
+    return len(entries)
 
 
 def customer_tags_add(*, customer: Customer, names, reason: str, actor=None) -> list[Tag]:

@@ -1,4 +1,4 @@
-"""Celery tasks of the customers app: thin wrappers around its services."""
+"""Celery tasks of the customers app (duplicates, imports, exports): thin wrappers around its services."""
 
 import logging
 
@@ -25,3 +25,19 @@ def merge_sweep(**kwargs) -> int:
     from . import merging
 
     return merging.customer_merge_sweep()
+
+
+@shared_task(name="customers.import_customers", acks_late=True, time_limit=3600, soft_time_limit=3500)
+def import_customers_task(job_id=None, **kwargs):
+    """Idempotent: the import goes on after its last committed batch, so a redelivery is harmless."""
+    from .imports.runner import import_run
+
+    import_run(job_id)
+
+
+@shared_task(name="customers.export_customers", acks_late=True, time_limit=3600, soft_time_limit=3500)
+def export_customers_task(job_id=None, **kwargs):
+    """Idempotent: an export writes its file again from its snapshot of customer ids."""
+    from .exports import export_run
+
+    export_run(job_id)

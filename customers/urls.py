@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import data_views, views
+from . import data_views, job_views, views
 
 app_name = "customers"
 urlpatterns = [
@@ -26,4 +26,13 @@ urlpatterns = [
     path("<int:pk>/privacy/erase/", data_views.privacy_erase, name="privacy-erase"),
     path("<int:pk>/privacy/consent/", data_views.privacy_consent, name="privacy-consent"),
     path("privacy/retention/", data_views.retention, name="retention"),
+    path("import/", job_views.import_upload, name="import"),
+    path("import/<int:pk>/", job_views.import_map, name="import-map"),
+    path("import/<int:pk>/preview/", job_views.import_preview, name="import-preview"),
+    path("export/", job_views.export_start, name="export"),
+    path("jobs/", job_views.job_list, name="jobs"),
+    path("jobs/<int:pk>/", job_views.job_detail, name="job"),
+    path("jobs/<int:pk>/errors/", job_views.job_file, {"which": "errors"}, name="job-errors"),
+    path("jobs/<int:pk>/download/", job_views.job_file, {"which": "download"}, name="job-download"),
+    path("jobs/<int:pk>/resume/", job_views.job_resume, name="job-resume"),
 ]

@@ -15,6 +15,7 @@ workdir = tempfile.mkdtemp(prefix="crm-sqlite-smoke-")
 os.environ.update(
     DJANGO_SETTINGS_MODULE="crm.settings",
     DATABASE_URL=f"sqlite:///{workdir}/smoke.sqlite3",
+    MEDIA_ROOT=f"{workdir}/media",
     REDIS_URL="",
     CTI_SHARED_SECRET="smoke",  # noqa: S106 - a throwaway secret for a throwaway database
 )
@@ -68,6 +69,7 @@ def main():
     call_command("seed_social_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     call_command("seed_inbox_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     call_command("seed_duplicates_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("seed_import_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     customer = Customer.objects.filter(contact_points__normalised="+886912345678").first()
     values = {"pk": customer.pk, "contact_pk": ContactPoint.objects.filter(customer=customer).first().pk}
     failures, requests = [], 0

@@ -80,6 +80,7 @@ SEED_MIGRATIONS = [
     ("tickets", "0002_roles_and_defaults"),
     ("social", "0051_inbox_roles"),
     ("customers", "0007_merge_and_privacy_roles"),
+    ("customers", "0007_import_role_permission"),
 ]
 
 
