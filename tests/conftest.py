@@ -78,6 +78,7 @@ SEED_MIGRATIONS = [
     ("callcenter", "0004_call_list_roles"),
     ("sales", "0002_roles_and_defaults"),
     ("tickets", "0002_roles_and_defaults"),
+    ("customers", "0007_segment_roles"),
 ]
 
 
