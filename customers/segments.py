@@ -419,15 +419,22 @@ def rules_queryset(rules: dict, *, now: dt.datetime | None = None):
     return Customer.objects.filter(compile_rules(rules, now=now))
 
 
-def describe_rule(rule: dict) -> str:
-    """A short human sentence for one validated rule, for lists and summaries."""
+def describe_rule(rule: dict, names: dict | None = None) -> str:
+    """A short human sentence for one validated rule. `names` maps a choice list's name to
+    {value: label} so ids read as tag, user and team names."""
     field = FIELDS[rule["field"]]
+    labels = (names or {}).get(field.choices) or dict(choices_for(field.choices))
     op_label = field.operators[rule["op"]][0]
     value = rule["value"]
     if isinstance(value, list):
-        value = ", ".join(str(v) for v in value)
+        value = ", ".join(str(labels.get(v, labels.get(str(v), v))) for v in value)
     elif isinstance(value, dict):
-        value = " ".join(str(v) for v in value.values() if v not in (None, ""))
-    return " ".join(
-        str(part) for part in (field.label, op_label, value if value is not None else "") if part != ""
-    )
+        parts = [
+            labels.get(v, v) if k in ("provider", "kind") else v for k, v in value.items() if k != "days"
+        ]
+        if value.get("days"):
+            parts.append(_("in the last %(days)d days") % {"days": value["days"]})
+        value = " ".join(str(part) for part in parts if part not in (None, ""))
+    elif field.choices:
+        value = labels.get(value, value)
+    return " ".join(str(part) for part in (field.label, op_label, value) if part not in (None, ""))
