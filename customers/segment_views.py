@@ -95,7 +95,7 @@ def builder_config(user) -> dict:
             "channel": _("Official account (optional)"),
             "any_kind": _("any kind"),
             "count": _("how many"),
-            "days": _("in the last … days (optional)"),
+            "days": _("within days (optional)"),
             "key": _("attribute"),
             "value": _("value"),
         },

@@ -118,8 +118,8 @@ FIELDS = {
         {
             "before": (gettext_lazy("before"), DATE),
             "after": (gettext_lazy("on or after"), DATE),
-            "within_days": (gettext_lazy("within the last … days"), DAYS),
-            "not_within_days": (gettext_lazy("not within the last … days"), DAYS),
+            "within_days": (gettext_lazy("within the last"), DAYS),
+            "not_within_days": (gettext_lazy("not within the last"), DAYS),
             "never": (gettext_lazy("never"), NONE),
         },
     ),
@@ -437,4 +437,6 @@ def describe_rule(rule: dict, names: dict | None = None) -> str:
         value = " ".join(str(part) for part in parts if part not in (None, ""))
     elif field.choices:
         value = labels.get(value, value)
+    elif field.operators[rule["op"]][1] == DAYS:
+        value = _("%(days)d days") % {"days": value}
     return " ".join(str(part) for part in (field.label, op_label, value) if part not in (None, ""))
