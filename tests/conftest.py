@@ -79,6 +79,7 @@ SEED_MIGRATIONS = [
     ("sales", "0002_roles_and_defaults"),
     ("tickets", "0002_roles_and_defaults"),
     ("customers", "0007_segment_roles"),
+    ("tickets", "0007_knowledge_base_search_and_roles"),
 ]
 
 
