@@ -51,7 +51,7 @@ def parse_rules(text) -> dict:
     if not text:
         return dict(segments.EMPTY_RULES)
     try:
-        raw = json.loads(text)
+        raw = json.loads(text.replace("\\u0000", "").replace("\x00", ""))
     except (TypeError, ValueError):
         raise ValidationError(_("The rules could not be read; reload the page and try again.")) from None
     return segments.validate_rules(raw)

@@ -41,7 +41,7 @@ def segment_list(request):
     kind = request.GET.get("kind", "")
     if kind in Segment.Kind.values:
         queryset = queryset.filter(kind=kind)
-    q = request.GET.get("q", "").strip()[:100]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     if q:
         queryset = queryset.filter(name__icontains=q)
     page = paginate(queryset.order_by("name", "id"), request.GET.get("page"))
@@ -213,7 +213,7 @@ def segment_detail(request, pk):
         "candidates": [],
     }
     if segment.is_static and context["can_edit"]:
-        search = request.GET.get("add", "").strip()[:100]
+        search = request.GET.get("add", "").replace("\x00", "").strip()[:100]
         if search:
             context["search"] = search
             context["candidates"] = list(
@@ -268,7 +268,9 @@ def segment_freeze(request, pk):
     segment = _segment(request, pk)
     if segment.is_static:
         raise Http404
-    name = request.POST.get("name", "").strip()[:200] or _("%(name)s (copy)") % {"name": segment.name}
+    name = request.POST.get("name", "").replace("\x00", "").strip()[:200] or _("%(name)s (copy)") % {
+        "name": segment.name
+    }
     frozen = services.segment_freeze(actor=request.user, segment=segment, name=name)
     messages.success(request, _("Static list “%(name)s” created.") % {"name": frozen.name})
     return redirect("customers:segment-detail", pk=frozen.pk)

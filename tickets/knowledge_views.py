@@ -31,7 +31,7 @@ def _article(request, pk) -> Article:
 
 @permission("tickets.view_article")
 def kb_list(request):
-    q = request.GET.get("q", "").strip()[:200]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     category = request.GET.get("category", "")
     category = int(category) if category.isdigit() and len(category) < 10 else None
     status = request.GET.get("status", "") if knowledge.can_edit_articles(request.user) else ""
@@ -170,7 +170,7 @@ def _reply(request, pk) -> CannedReply:
 
 @permission("tickets.view_cannedreply")
 def canned_list(request):
-    q = request.GET.get("q", "").strip()[:100]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     page = paginate(
         knowledge.canned_replies_for(request.user, q).select_related("owner", "team"), request.GET.get("page")
     )
@@ -264,10 +264,12 @@ def _picker_context(request) -> knowledge.ReplyContext:
 def canned_picker(request):
     """The picker's list: replies matching the search, each already filled in for this ticket or customer."""
     reply_context = _picker_context(request)
-    replies = list(knowledge.canned_replies_for(request.user, request.GET.get("q", ""))[:15])
+    replies = list(
+        knowledge.canned_replies_for(request.user, request.GET.get("q", "").replace("\x00", ""))[:15]
+    )
     rendered = [(reply, knowledge.canned_render(reply.body, reply_context)) for reply in replies]
     return render(
         request,
         "tickets/_canned_reply_picker.html#canned-options",
-        {"rendered": rendered, "target": request.GET.get("target", "")[:100]},
+        {"rendered": rendered, "target": request.GET.get("target", "").replace("\x00", "")[:100]},
     )
