@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.fields.json import HasKey, KeyTextTransform
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact, GreaterThanOrEqual, IContains, LessThanOrEqual
+from django.db.models.lookups import Exact, IContains
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -324,14 +324,6 @@ def _of_customer(model):
     return model.objects.filter(customer_id=OuterRef("pk")).order_by()
 
 
-class _Count(Func):
-    """COUNT(*) inside a correlated subquery, without the GROUP BY an aggregate would add."""
-
-    function = "COUNT"
-    template = "%(function)s(*)"
-    output_field = IntegerField()
-
-
 def _compile_rule(rule, *, now) -> Q:  # noqa: C901 - one branch per field
     field, op, value = rule["field"], rule["op"], rule["value"]
     if field == "tags":
@@ -389,14 +381,16 @@ def _compile_rule(rule, *, now) -> Q:  # noqa: C901 - one branch per field
         if value["days"]:
             interactions = interactions.filter(occurred_at__gte=now - dt.timedelta(days=value["days"]))
         count = value["count"]
-        if (op == "at_least" and count == 1) or (op in ("at_most", "exactly") and count == 0):
-            some = Q(Exists(interactions))
-            return some if op == "at_least" else ~some
-        if op == "at_least" and count == 0:
-            return Q()
-        counted = Coalesce(Subquery(interactions.annotate(n=_Count()).values("n")[:1]), Value(0))
-        lookup = {"at_least": GreaterThanOrEqual, "at_most": LessThanOrEqual, "exactly": Exact}[op]
-        return Q(lookup(counted, count))
+
+        def at_least(n):
+            # EXISTS (... OFFSET n-1 LIMIT 1): stops after n rows, however long the customer's history.
+            return Q() if n <= 0 else Q(Exists(interactions.values("pk")[n - 1 : n]))
+
+        if op == "at_least":
+            return at_least(count)
+        if op == "at_most":
+            return ~at_least(count + 1)
+        return at_least(count) & ~at_least(count + 1) if count else ~at_least(1)
     if field == "attribute":
         present = Q(HasKey(F("custom_attributes"), value["key"]))
         if op == "exists":
