@@ -63,6 +63,8 @@ def copy_database_if_missing(url: str, template: str) -> None:
                         sql.Identifier(name), sql.Identifier(template)
                     )
                 )
+                # Per-database settings are not copied: repeat customers migration 0005's jit = off.
+                conn.execute(sql.SQL("ALTER DATABASE {} SET jit = off").format(sql.Identifier(name)))
                 return
             except psycopg.errors.ObjectInUse:
                 print(f"{template} is in use; retrying ({attempt + 1}/30)")
