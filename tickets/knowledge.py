@@ -64,7 +64,7 @@ def articles_visible_to(user) -> QuerySet[Article]:
 
 def article_search(*, user, q: str = "", category=None, status: str = "") -> QuerySet[Article]:
     """Articles `user` may read, matching every term of `q`, best matches first."""
-    queryset = articles_visible_to(user).select_related("category")
+    queryset = articles_visible_to(user).select_related("category", "current_version")
     if category:
         queryset = queryset.filter(category_id=category)
     if status in Article.Status.values:
