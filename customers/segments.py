@@ -17,9 +17,8 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.fields.json import HasKey, KeyTextTransform
-from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, IContains
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -357,10 +356,14 @@ def _compile_rule(rule, *, now) -> Q:  # noqa: C901 - one branch per field
         return condition if op == "follows" else ~condition
     if field == "consent":
         # The newest row for the purpose is the customer's current choice: granted then withdrawn is out.
-        latest = (
-            _of_customer(Consent).filter(purpose=value).order_by("-occurred_at", "-id").values("granted")[:1]
+        # Written as "a grant with no later row" (EXISTS / NOT EXISTS) rather than a scalar "newest row"
+        # subquery, so that PostgreSQL can hash the consent table once instead of sorting it per customer.
+        later = Consent.objects.filter(customer_id=OuterRef("customer_id"), purpose=value).filter(
+            Q(occurred_at__gt=OuterRef("occurred_at"))
+            | Q(occurred_at=OuterRef("occurred_at"), id__gt=OuterRef("id"))
         )
-        granted = Q(Exact(Coalesce(Subquery(latest, output_field=BooleanField()), Value(False)), True))
+        current_grant = _of_customer(Consent).filter(purpose=value, granted=True).filter(~Exists(later))
+        granted = Q(Exists(current_grant))
         return granted if op == "granted" else ~granted
     if field == "last_interaction":
         interactions = _of_customer(Interaction)

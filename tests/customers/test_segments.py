@@ -321,3 +321,12 @@ def test_freezing_a_dynamic_segment_copies_its_current_visible_members(people, r
     frozen = services.segment_freeze(actor=rep, segment=dynamic, name="Mine on 20 Nov")
     assert frozen.is_static
     assert set(selectors.segment_customers(segment=frozen).values_list("name", flat=True)) == {"Amy", "Dee"}
+
+
+def test_consent_rows_at_the_same_moment_are_ordered_by_when_they_were_recorded(rep):
+    moment = at("2026-03-01")
+    same_time = CustomerFactory(name="Eve", owner=rep)
+    Consent.objects.create(customer=same_time, purpose="marketing", granted=True, occurred_at=moment)
+    Consent.objects.create(customer=same_time, purpose="marketing", granted=False, occurred_at=moment)
+    assert matching(rule("consent", "granted", "marketing")) == set()
+    assert matching(rule("consent", "not_granted", "marketing")) == {"Eve"}
