@@ -5,7 +5,9 @@ import json
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +20,8 @@ from . import segments, selectors, services
 from .models import Segment, Tag
 from .permissions import can_view_contact_details, customers_visible_to
 from .segment_forms import SegmentForm, customer_ids, parse_rules
+
+COUNT_REUSE_SECONDS = 300
 
 
 def _segment(request, pk) -> Segment:
@@ -176,7 +180,22 @@ def segment_preview(request):
 @permission_required("customers.view_segment", raise_exception=True)
 def segment_count(request, pk):
     segment = _segment(request, pk)
-    count = selectors.segment_count(segment=segment, user=request.user)
+    # A list of segments asks for every row's count; over a million customers each may take a second,
+    # so a count is reused for a few minutes (a new one after any edit of the segment).
+    key = ":".join(
+        str(part)
+        for part in (
+            "segment-count",
+            connection.settings_dict["NAME"],
+            segment.pk,
+            segment.updated_at.timestamp(),
+            request.user.pk,
+        )
+    )
+    count = cache.get(key)
+    if count is None:
+        count = selectors.segment_count(segment=segment, user=request.user)
+        cache.set(key, count, COUNT_REUSE_SECONDS)
     return render(request, "customers/segment_list.html#segment-size", {"count": count})
 
 

@@ -128,3 +128,13 @@ def test_the_member_list_costs_the_same_queries_for_5_or_25_members(login, admin
         CustomerFactory(owner=admin_user, phones=["0912-000-002"], tags=["B"])
     assert queries() == few
     assert few <= 12, few
+
+
+def test_a_segment_count_is_reused_until_the_segment_changes(login, rep):
+    CustomerFactory(owner=rep)
+    static = services.segment_save(actor=rep, name="List", kind=Segment.Kind.STATIC)
+    client = login(rep)
+    url = reverse("customers:segment-count", args=[static.pk])
+    assert ">0<" in client.get(url).content.decode()
+    services.segment_members_add(actor=rep, segment=static, customer_ids=[CustomerFactory(owner=rep).pk])
+    assert ">1<" in client.get(url).content.decode()

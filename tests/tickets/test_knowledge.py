@@ -150,3 +150,25 @@ def test_search_terms_cut_chinese_into_pairs_and_drop_filler_words():
     assert knowledge.search_terms("無法登入") == ["無法", "法登", "登入"]
     assert knowledge.search_terms("How do I reset the password?") == ["reset", "password"]
     assert knowledge.search_terms("") == []
+
+
+def test_the_article_list_costs_the_same_queries_for_3_or_20_articles(login, manager, agent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add(n):
+        for i in range(n):
+            version = kb.article_save(actor=manager, title=f"Article {i}", body="text")
+            kb.article_publish(actor=manager, article=version.article)
+
+    client = login(agent)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("tickets:kb"), {"q": "article"}).status_code == 200
+        return len(captured)
+
+    add(3)
+    few = queries()
+    add(17)
+    assert queries() == few
