@@ -1,7 +1,7 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
-from .models import Consent, ContactPoint, Customer, Interaction, SocialIdentity, Tag
+from .models import Consent, ContactPoint, Customer, Interaction, Segment, SocialIdentity, Tag
 
 
 class ContactPointInline(admin.TabularInline):
@@ -51,3 +51,13 @@ class InteractionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    """Edit segments in the app (its rule builder validates them); here they are for looking up."""
+
+    list_display = ["name", "kind", "owner", "team", "shared", "updated_at"]
+    list_filter = ["kind", "shared"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["rules"]

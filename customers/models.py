@@ -465,3 +465,68 @@ class DataJob(models.Model):
         if not self.total_rows:
             return 100 if self.status == self.Status.DONE else 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class Segment(models.Model):
+    """A reusable set of customers: a static list of chosen members, or rules evaluated when used
+    (see customers/segments.py for the rule schema)."""
+
+    class Kind(models.TextChoices):
+        DYNAMIC = "dynamic", _("Dynamic (rules)")
+        STATIC = "static", _("Static list")
+
+    name = models.CharField(_("name"), max_length=200)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.DYNAMIC)
+    rules = models.JSONField(_("rules"), default=dict, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="segments",
+    )
+    team = models.ForeignKey(
+        "crm.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    shared = models.BooleanField(
+        _("shared"), default=False, help_text=_("Everyone may use a shared segment; only its owner edits it.")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        indexes = [models.Index(fields=["owner", "name"], name="segment_owner_idx")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_static(self):
+        return self.kind == self.Kind.STATIC
+
+
+class SegmentMember(models.Model):
+    """A customer on a static list."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_memberships")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("segment member")
+        verbose_name_plural = _("segment members")
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "customer"], name="segmentmember_unique"),
+        ]
+        indexes = [models.Index(fields=["customer"], name="segmentmember_customer_idx")]
+
+    def __str__(self):
+        return f"{self.segment_id}: {self.customer_id}"

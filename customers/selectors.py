@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import F, Func, Prefetch, QuerySet, TextField, Value
+from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
 from django.db.models.functions import Coalesce, StrIndex, Upper
 
-from .models import Consent, ContactPoint, Customer, Interaction, Tag
+from crm import roles
+
+from . import segments
+from .models import Consent, ContactPoint, Customer, Interaction, Segment, SegmentMember, Tag
 from .normalise import phone_normalise, phone_query_digits
 from .permissions import customers_visible_to
 
@@ -242,3 +245,59 @@ def timeline_page(
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+# --- segments ---------------------------------------------------------------------------------------
+
+
+def segments_visible_to(user) -> QuerySet[Segment]:
+    """The segments `user` may use: their own, shared ones, their managed teams' and, for admins, all."""
+    if not user.is_authenticated or not user.is_active or not user.has_perm("customers.view_segment"):
+        return Segment.objects.none()
+    if roles.is_admin(user):
+        return Segment.objects.all()
+    condition = Q(owner=user) | Q(shared=True)
+    if roles.is_manager(user):
+        condition |= Q(team_id__in=list(user.managed_teams.values_list("id", flat=True)))
+    return Segment.objects.filter(condition)
+
+
+def segment_editable_by(user, segment: Segment) -> bool:
+    """Owners edit their segments, managers their teams', admins all."""
+    if not user.has_perm("customers.change_segment"):
+        return False
+    if roles.is_admin(user) or segment.owner_id == user.pk:
+        return True
+    return bool(
+        roles.is_manager(user) and segment.team_id and user.managed_teams.filter(pk=segment.team_id).exists()
+    )
+
+
+def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
+    """Every customer in the segment, as one query (apply customers_visible_to(user) when acting for a
+    user). A static list's members, or the customers its rules match at the time of evaluation."""
+    if segment.is_static:
+        return Customer.objects.filter(
+            Exists(SegmentMember.objects.filter(segment_id=segment.pk, customer_id=OuterRef("pk")))
+        )
+    return segments.rules_queryset(segments.validate_rules(segment.rules))
+
+
+def segment_count(*, segment: Segment, user=None) -> int:
+    """How many customers the segment holds; with `user`, how many of them that user may see. One query."""
+    queryset = segment_customers(segment=segment)
+    if user is not None:
+        queryset = customers_visible_to(user, queryset)
+    return queryset.order_by().count()
+
+
+def rules_count(*, rules: dict, user) -> int:
+    """How many customers that `user` may see match validated `rules` (the builder's live count)."""
+    return customers_visible_to(user, segments.rules_queryset(rules)).order_by().count()
+
+
+def segment_members_page(*, segment: Segment, user) -> QuerySet[Customer]:
+    """The segment's customers that `user` may see, as the customer list shows them."""
+    return with_list_relations(
+        customers_visible_to(user, segment_customers(segment=segment)).order_by("name", "id")
+    )

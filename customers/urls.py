@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import data_views, job_views, views
+from . import data_views, job_views, segment_views, views
+
 
 app_name = "customers"
 urlpatterns = [
@@ -35,4 +36,18 @@ urlpatterns = [
     path("jobs/<int:pk>/errors/", job_views.job_file, {"which": "errors"}, name="job-errors"),
     path("jobs/<int:pk>/download/", job_views.job_file, {"which": "download"}, name="job-download"),
     path("jobs/<int:pk>/resume/", job_views.job_resume, name="job-resume"),
+    path("segments/", segment_views.segment_list, name="segments"),
+    path("segments/new/", segment_views.segment_create, name="segment-create"),
+    path("segments/preview/", segment_views.segment_preview, name="segment-preview"),
+    path("segments/<int:pk>/", segment_views.segment_detail, name="segment-detail"),
+    path("segments/<int:pk>/edit/", segment_views.segment_edit, name="segment-edit"),
+    path("segments/<int:pk>/count/", segment_views.segment_count, name="segment-count"),
+    path("segments/<int:pk>/members/add/", segment_views.segment_members_add, name="segment-members-add"),
+    path(
+        "segments/<int:pk>/members/remove/",
+        segment_views.segment_members_remove,
+        name="segment-members-remove",
+    ),
+    path("segments/<int:pk>/freeze/", segment_views.segment_freeze, name="segment-freeze"),
+    path("segments/<int:pk>/delete/", segment_views.segment_delete, name="segment-delete"),
 ]

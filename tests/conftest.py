@@ -81,6 +81,8 @@ SEED_MIGRATIONS = [
     ("social", "0051_inbox_roles"),
     ("customers", "0007_merge_and_privacy_roles"),
     ("customers", "0007_import_role_permission"),
+    ("customers", "0007_segment_roles"),
+    ("tickets", "0007_knowledge_base_search_and_roles"),
 ]
 
 

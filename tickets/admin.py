@@ -1,8 +1,10 @@
 from django.contrib import admin
 
 from .models import (
+    Article,
     AssignmentRule,
     BusinessCalendar,
+    CannedReply,
     Category,
     Escalation,
     EscalationRule,
@@ -82,3 +84,21 @@ class SlaEventAdmin(admin.ModelAdmin):
 class EscalationAdmin(admin.ModelAdmin):
     list_display = ["ticket", "level", "action", "target", "notified", "fired_at"]
     raw_id_fields = ["ticket", "notified"]
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    """Articles are written and published in the app, which keeps their versions."""
+
+    list_display = ["title", "category", "status", "published_at", "updated_at"]
+    list_filter = ["status"]
+    readonly_fields = ["current_version", "search_document"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["title", "shortcut", "owner", "team", "shared"]
+    raw_id_fields = ["owner"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import settings_views, views
+from . import knowledge_views, settings_views, views
 
 app_name = "tickets"
 urlpatterns = [
@@ -17,6 +17,18 @@ urlpatterns = [
     path("<int:pk>/auto-assign/", views.ticket_auto_assign, name="auto-assign"),
     path("<int:pk>/follow/", views.ticket_follow, name="follow"),
     path("<int:pk>/merge/", views.ticket_merge, name="merge"),
+    path("kb/", knowledge_views.kb_list, name="kb"),
+    path("kb/new/", knowledge_views.kb_create, name="kb-create"),
+    path("kb/suggest/", knowledge_views.kb_suggest, name="kb-suggest"),
+    path("kb/<int:pk>/", knowledge_views.kb_detail, name="kb-detail"),
+    path("kb/<int:pk>/edit/", knowledge_views.kb_edit, name="kb-edit"),
+    path("kb/<int:pk>/publish/", knowledge_views.kb_publish, name="kb-publish"),
+    path("kb/<int:pk>/archive/", knowledge_views.kb_archive, name="kb-archive"),
+    path("canned/", knowledge_views.canned_list, name="canned"),
+    path("canned/new/", knowledge_views.canned_create, name="canned-create"),
+    path("canned/picker/", knowledge_views.canned_picker, name="canned-picker"),
+    path("canned/<int:pk>/edit/", knowledge_views.canned_edit, name="canned-edit"),
+    path("canned/<int:pk>/delete/", knowledge_views.canned_delete, name="canned-delete"),
     path("settings/", settings_views.settings_list, name="settings"),
     path("settings/transitions/", settings_views.transitions, name="settings-transitions"),
     path("settings/calendars/<int:pk>/holidays/", settings_views.holiday_add, name="holiday-add"),
