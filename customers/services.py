@@ -142,6 +142,7 @@ def customer_create(
     if organisation is not None and organisation.kind != Customer.Kind.ORGANISATION:
         raise ValidationError({"organisation": _("Choose an organisation, not a person.")})
     rows = _contact_rows(contacts or ContactInput())
+    assign_by_rules = owner is None
     if owner is None and actor is not None and actor.is_authenticated:
         owner = actor
     if team is None and owner is not None:
@@ -170,6 +171,10 @@ def customer_create(
         subject=customer,
         data={"source": source} if source else {},
     )
+    if assign_by_rules:
+        from sales.assignment import assignment_apply
+
+        assignment_apply(customer=customer, actor=actor)
     return customer
 
 
