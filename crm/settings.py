@@ -8,6 +8,7 @@ it runs as in production.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -123,6 +124,11 @@ CELERY_BEAT_SCHEDULE = {}
 CELERY_BEAT_SCHEDULE["sales-send-due-reminders"] = {"task": "sales.send_due_reminders", "schedule": 60.0}
 # Tickets: SLA warnings, breaches and escalations every minute.
 CELERY_BEAT_SCHEDULE["tickets-sla-sweep"] = {"task": "tickets.sla_sweep", "schedule": 60.0}
+# Reports: every lead score once a night, so that old engagement fades.
+CELERY_BEAT_SCHEDULE["reports-recompute-all-scores"] = {
+    "task": "reports.recompute_all_scores",
+    "schedule": crontab(hour=3, minute=15),
+}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

@@ -11,6 +11,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from crm import roles
 from crm.models import AccessLog
+from reports.scoring import score_recompute_soon
 
 from . import permissions
 from .models import Consent, ContactPoint, Customer, CustomerLookup, Interaction, Tag
@@ -30,6 +31,7 @@ def record_interaction(
 ) -> Interaction:
     """Add one entry to the customer's timeline. The only writer of Interaction rows."""
     subject_type = ContentType.objects.get_for_model(subject) if subject is not None else None
+    score_recompute_soon(customer.pk)
     return Interaction.objects.create(
         customer=customer,
         kind=kind,
