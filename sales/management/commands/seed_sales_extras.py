@@ -35,7 +35,11 @@ class Command(BaseCommand):
         taipei, shanghai = teams.get("台北業務組"), teams.get("上海销售组")
         if taipei is not None and not AssignmentRule.objects.exists():
             AssignmentRule.objects.create(
-                name="LINE 名單 → 台北業務組輪派", position=10, condition="source", value="LINE", team=taipei
+                name="LINE 名單 → 台北業務組輪派",
+                position=10,
+                condition="source",
+                value="LINE官方帳號",
+                team=taipei,
             )
             if shanghai is not None:
                 AssignmentRule.objects.create(
