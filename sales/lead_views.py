@@ -12,9 +12,11 @@ from reports.scoring import reasons_display
 
 from .forms_orders import LeadFilterForm
 
+# Sorting by score joins the scores (INNER JOIN), so PostgreSQL can walk the score index and stop after
+# a page; a lead appears there once scored: moments after it is created, and for everyone nightly.
 ORDERINGS = {
-    "-score": (F("score__score").desc(nulls_last=True), F("pk").asc()),
-    "score": (F("score__score").asc(nulls_first=True), F("pk").asc()),
+    "-score": (F("score__score").desc(), F("score__customer_id").asc()),
+    "score": (F("score__score").asc(), F("score__customer_id").desc()),
     "-created": (F("created_at").desc(), F("pk").desc()),
     "name": (F("name").asc(), F("pk").asc()),
 }
@@ -32,6 +34,8 @@ def leads_for(user, *, q="", owner=None, source="", min_score=None, max_score=No
         queryset = queryset.filter(score__score__gte=min_score)
     if max_score is not None:
         queryset = queryset.filter(score__score__lte=max_score)
+    if sort in ("-score", "score") or sort not in ORDERINGS:
+        queryset = queryset.filter(score__isnull=False)
     return queryset.select_related("owner", "score").order_by(*ORDERINGS.get(sort, ORDERINGS["-score"]))
 
 
