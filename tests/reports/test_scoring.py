@@ -155,3 +155,14 @@ def test_the_leads_page_costs_the_same_queries_for_5_or_50_leads(login, rep, dja
     with django_assert_max_num_queries(10):
         response = client.get("/sales/leads/")
     assert len(response.context["leads"]) == 25
+
+
+def test_a_lead_not_scored_yet_shows_when_sorted_by_date_and_joins_the_score_list_once_scored(
+    login, rep, scored_leads
+):
+    fresh = CustomerFactory(name="Just arrived", owner=rep)
+    client = login(rep)
+    assert "Just arrived" not in names(client.get("/sales/leads/"))
+    assert names(client.get("/sales/leads/?sort=-created"))[0] == "Just arrived"
+    scoring.scores_recompute([fresh.pk])
+    assert names(client.get("/sales/leads/"))[-1] == "Just arrived"
