@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from callcenter.api import CallDetailView, CtiEventView
 from customers.api import CustomerViewSet
 from sales.api import DealViewSet, TaskViewSet
+from sales.api_orders import OrderViewSet
 from tickets.api import TicketViewSet
 
 router = DefaultRouter()
@@ -13,6 +14,7 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("deals", DealViewSet, basename="deal")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("orders", OrderViewSet, basename="order")
 
 urlpatterns = [
     path("cti/events/", CtiEventView.as_view(), name="cti-events"),

@@ -189,6 +189,10 @@ def user_set_active(*, actor, user, active: bool):
     if user.is_active != active:
         user.is_active = active
         user.save(update_fields=["is_active"])
+        if not active:
+            from sales.assignment import owner_reassign_on_deactivate
+
+            owner_reassign_on_deactivate(user=user, actor=actor)
     return user
 
 

@@ -8,6 +8,7 @@ it runs as in production.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,6 +134,11 @@ CELERY_BEAT_SCHEDULE["social-broadcasts-start-due"] = {"task": "social.broadcast
 # Customers: look for duplicate records once a night; move rows that reached a merged record late.
 CELERY_BEAT_SCHEDULE["customers-duplicates-scan"] = {"task": "customers.duplicates_scan", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["customers-merge-sweep"] = {"task": "customers.merge_sweep", "schedule": 300.0}
+# Reports: every lead score once a night, so that old engagement fades.
+CELERY_BEAT_SCHEDULE["reports-recompute-all-scores"] = {
+    "task": "reports.recompute_all_scores",
+    "schedule": crontab(hour=3, minute=15),
+}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -248,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+# Two apps have a "channel" choice field: name the order's one so the schema's enum names are stable.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"OrderChannelEnum": "sales.models.Order.Channel"}
 
 GUARDIAN_RAISE_403 = True
 ANONYMOUS_USER_NAME = None

@@ -12,6 +12,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from crm import roles
 from crm.models import AccessLog
+from reports.scoring import score_recompute_soon
 
 from . import permissions, segments, selectors
 from .models import (
@@ -41,6 +42,7 @@ def record_interaction(
 ) -> Interaction:
     """Add one entry to the customer's timeline. The only writer of Interaction rows."""
     subject_type = ContentType.objects.get_for_model(subject) if subject is not None else None
+    score_recompute_soon(customer.pk)
     return Interaction.objects.create(
         customer=customer,
         kind=kind,
@@ -247,6 +249,7 @@ def customer_create(
     if organisation is not None and organisation.kind != Customer.Kind.ORGANISATION:
         raise ValidationError({"organisation": _("Choose an organisation, not a person.")})
     rows = _contact_rows(contacts or ContactInput())
+    assign_by_rules = owner is None
     if owner is None and actor is not None and actor.is_authenticated:
         owner = actor
     if team is None and owner is not None:
@@ -275,6 +278,10 @@ def customer_create(
         subject=customer,
         data={"source": source} if source else {},
     )
+    if assign_by_rules:
+        from sales.assignment import assignment_apply
+
+        assignment_apply(customer=customer, actor=actor)
     return customer
 
 

@@ -22,6 +22,14 @@ def _tasks_panel(request, customer):
     }
 
 
+def _orders_panel(request, customer):
+    from .orders import customer_orders
+
+    if not request.user.has_perm("sales.view_order"):
+        return {"hidden": True}
+    return customer_orders(user=request.user, customer=customer)
+
+
 def _card_deals(customer, user):
     from . import selectors
 
@@ -60,6 +68,16 @@ class SalesConfig(AppConfig):
                 context=_tasks_panel,
                 order=25,
                 icon="check2-square",
+            )
+        )
+        register(
+            Panel(
+                key="orders",
+                title=_("Orders"),
+                template="sales/panels/orders.html",
+                context=_orders_panel,
+                order=27,
+                icon="bag",
             )
         )
         register_section(

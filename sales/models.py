@@ -384,3 +384,194 @@ class Task(models.Model):
 
     def is_overdue(self, now=None):
         return not self.is_done and self.due_at < (now or timezone.now())
+
+
+# Assignment rules ------------------------------------------------------------------------------
+
+
+class AssignmentRule(models.Model):
+    """One line of the ordered rule list that gives new leads and deals an owner.
+
+    The first enabled rule whose condition matches decides; its strategy picks the owner. The round
+    robin pointer (`last_assigned`) is moved under a row lock so that concurrent assignments never pick
+    the same rep twice in a row.
+    """
+
+    class AppliesTo(models.TextChoices):
+        BOTH = "both", _("Leads and deals")
+        LEADS = "leads", _("New leads")
+        DEALS = "deals", _("New deals")
+
+    class Condition(models.TextChoices):
+        ANY = "any", _("Any")
+        SOURCE = "source", _("Source is")
+        REGION = "region", _("Phone area is")
+
+    class Strategy(models.TextChoices):
+        ROUND_ROBIN = "round_robin", _("Round robin within a team")
+        LEAST_OPEN = "least_open", _("Least open deals within a team")
+        FIXED = "fixed", _("Always the same user")
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=0, help_text=_("Rules are tried from the lowest position up.")
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    applies_to = models.CharField(
+        _("applies to"), max_length=10, choices=AppliesTo.choices, default=AppliesTo.BOTH
+    )
+    condition = models.CharField(
+        _("condition"), max_length=10, choices=Condition.choices, default=Condition.ANY
+    )
+    value = models.CharField(
+        _("value"),
+        max_length=100,
+        blank=True,
+        help_text=_("The source (e.g. “LINE”) or the phone area (e.g. “Taipei” or “臺北”); case is ignored."),
+    )
+    strategy = models.CharField(
+        _("strategy"), max_length=20, choices=Strategy.choices, default=Strategy.ROUND_ROBIN
+    )
+    team = models.ForeignKey(
+        "crm.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignment_rules",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignment_rules",
+    )
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("assignment rule")
+        verbose_name_plural = _("assignment rules")
+
+    def __str__(self):
+        return self.name
+
+
+class AssignmentLog(models.Model):
+    """The audit of assignments: who got which lead or deal, by which rule, and why."""
+
+    class Reason(models.TextChoices):
+        NEW = "new", _("New record")
+        DEACTIVATED = "deactivated", _("Previous owner deactivated")
+
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="assignment_logs"
+    )
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="assignment_logs"
+    )
+    rule = models.ForeignKey(
+        AssignmentRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="logs"
+    )
+    rule_name = models.CharField(_("rule"), max_length=100, blank=True)
+    strategy = models.CharField(_("strategy"), max_length=20, blank=True)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, default=Reason.NEW)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    previous_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("assignment log entry")
+        verbose_name_plural = _("assignment log")
+
+    def __str__(self):
+        return f"{self.rule_name or '-'} → {self.assigned_to_id}"
+
+
+# Orders ----------------------------------------------------------------------------------------
+
+
+class Order(models.Model):
+    """A purchase the customer made (in a store, online, in the LINE shop). Unique by its order number."""
+
+    class Channel(models.TextChoices):
+        STORE = "store", _("Store")
+        ECOMMERCE = "ecommerce", _("E-commerce")
+        LINE_SHOP = "line_shop", _("LINE shop")
+        OTHER = "other", _("Other")
+
+    class Source(models.TextChoices):
+        API = "api", _("API")
+        CSV = "csv", _("CSV import")
+        MANUAL = "manual", _("Entered by hand")
+
+    number = models.CharField(_("order number"), max_length=64, unique=True)
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="orders"
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.STORE)
+    ordered_at = models.DateTimeField(_("date"))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="TWD")
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    source = models.CharField(_("entered by"), max_length=10, choices=Source.choices, default=Source.API)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-ordered_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        permissions = [("import_orders", _("Can import orders from a CSV file"))]
+        indexes = [
+            models.Index(fields=["customer", "-ordered_at"], name="order_customer_idx"),
+            models.Index(fields=["-ordered_at", "-id"], name="order_recent_idx"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative")]
+
+    def __str__(self):
+        return self.number
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    description = models.CharField(_("description"), max_length=200)
+    quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=2, default=Decimal("1"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("order item")
+        verbose_name_plural = _("order items")
+
+    def __str__(self):
+        return self.description
+
+    @property
+    def total(self):
+        return self.quantity * self.unit_price

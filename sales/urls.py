@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import settings_views, views
+from . import assignment_views, lead_views, order_views, settings_views, views
 
 app_name = "sales"
 urlpatterns = [
@@ -21,6 +21,10 @@ urlpatterns = [
     path("deals/<int:pk>/items/", views.line_item_add, name="line-item-add"),
     path("deals/<int:pk>/items/<int:item_pk>/remove/", views.line_item_remove, name="line-item-remove"),
     path("my-day/", views.my_day, name="my-day"),
+    path("leads/", lead_views.lead_list, name="leads"),
+    path("orders/", order_views.order_list, name="orders"),
+    path("orders/import/", order_views.order_import, name="order-import"),
+    path("orders/<int:pk>/", order_views.order_detail, name="order"),
     path("tasks/new/", views.task_create, name="task-create"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
@@ -30,6 +34,12 @@ urlpatterns = [
     path("settings/pipelines/new/", settings_views.pipeline_edit, name="pipeline-create"),
     path("settings/pipelines/<int:pk>/", settings_views.pipeline_edit, name="pipeline-edit"),
     path("settings/pipelines/<int:pk>/delete/", settings_views.pipeline_delete, name="pipeline-delete"),
+    path("settings/assignment/", assignment_views.rule_list, name="assignment-rules"),
+    path("settings/assignment/new/", assignment_views.rule_edit, name="assignment-rule-create"),
+    path("settings/assignment/log/", assignment_views.assignment_log, name="assignment-log"),
+    path("settings/assignment/<int:pk>/", assignment_views.rule_edit, name="assignment-rule-edit"),
+    path("settings/assignment/<int:pk>/delete/", assignment_views.rule_delete, name="assignment-rule-delete"),
+    path("settings/assignment/<int:pk>/move/", assignment_views.rule_move, name="assignment-rule-move"),
     path("settings/<slug:kind>/new/", settings_views.simple_edit, name="settings-create"),
     path("settings/<slug:kind>/<int:pk>/", settings_views.simple_edit, name="settings-edit"),
 ]

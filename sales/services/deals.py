@@ -14,6 +14,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from customers.models import Customer, Interaction
 from customers.services import record_interaction, tags_from_names
 
+from ..assignment import assignment_apply
 from ..models import Deal, DealLineItem, LostReason, Product, Stage
 from ..money import CURRENCIES, format_money
 from .access import _check_customer_visible, _check_deal_access
@@ -123,6 +124,7 @@ def deal_create(
             errors["stage"] = _("Create a pipeline with stages first.")
     if errors:
         raise ValidationError(errors)
+    assign_by_rules = owner is None
     if owner is None and actor is not None and actor.is_authenticated:
         owner = actor
     if team is None and owner is not None:
@@ -160,6 +162,8 @@ def deal_create(
         {"event": "created", "stage": stage.pk, "amount": str(amount), "currency": currency},
         occurred_at=now,
     )
+    if assign_by_rules:
+        assignment_apply(deal=deal, actor=actor)
     if status == Deal.Status.WON:
         _after_sale_task(deal, actor, now)
     return deal
