@@ -77,6 +77,7 @@ SEED_MIGRATIONS = [
     ("callcenter", "0002_roles_and_dispositions"),
     ("callcenter", "0004_call_list_roles"),
     ("sales", "0002_roles_and_defaults"),
+    ("sales", "0004_quote_forecast_roles"),
     ("tickets", "0002_roles_and_defaults"),
 ]
 
