@@ -66,7 +66,9 @@ def forecast_owners(user):
     if role == roles.ADMIN:
         owners = User.objects.filter(Q(owned_deals__isnull=False) | Q(pk=user.pk)).distinct()
     elif role == roles.MANAGER:
-        owners = User.objects.filter(Q(team_id__in=selectors.team_ids(user)) | Q(pk=user.pk), is_active=True)
+        sellers = Q(groups__name__in=[roles.SALES_REP, roles.MANAGER]) | Q(owned_deals__isnull=False)
+        team = Q(team_id__in=selectors.team_ids(user), is_active=True) & sellers
+        owners = User.objects.filter(team | Q(pk=user.pk)).distinct()
     else:
         owners = User.objects.filter(pk=user.pk)
     return owners.order_by("first_name", "last_name", "username")
@@ -283,6 +285,11 @@ class Commission:
     owner: object
     start: dt.date
     end: dt.date  # exclusive
+
+    @property
+    def last_month(self) -> dt.date:
+        return add_months(self.end, -1)
+
     deals: list  # [(deal, rate or None, commission)]
     totals: dict  # currency -> {"won": amount, "commission": amount}
 

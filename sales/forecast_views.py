@@ -17,9 +17,11 @@ from .quote_forms import CommissionRateForm, ForecastForm
 @require_GET
 def forecast_page(request):
     owners = forecast.forecast_owners(request.user)
-    form = ForecastForm(request.GET or None, owners=owners)
-    data = form.cleaned_data if form.is_valid() else {}
     today = timezone.localdate()
+    form = ForecastForm(
+        request.GET or None, owners=owners, initial={"start": today.replace(day=1), "months": 3}
+    )
+    data = form.cleaned_data if form.is_valid() else {}
     months = forecast.months_from(data.get("start") or today, data.get("months") or 3)
     owner = data.get("owner")
     table = forecast.forecast(user=request.user, months=months, owner_id=owner.pk if owner else None)

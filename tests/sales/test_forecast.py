@@ -92,7 +92,7 @@ def test_reps_see_themselves_managers_their_team_and_admins_everyone(
         for u in (rep, manager, admin_user)
     }
     assert shown[rep] == {rep}
-    assert shown[manager] == {rep, other_rep, manager, admin_user}  # admin_user belongs to the team too
+    assert shown[manager] == {rep, other_rep, manager}  # the team's sellers; not its admin or agents
     assert outsider not in shown[manager]
     assert {rep, other_rep, outsider} <= shown[admin_user]
     assert forecast.forecast(user=UserFactory(role=roles.AGENT), months=[month]).rows == []
