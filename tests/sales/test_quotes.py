@@ -8,7 +8,7 @@ from email import message_from_bytes
 import pytest
 from aiosmtpd.controller import Controller
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
@@ -376,3 +376,27 @@ def test_the_send_form_masks_the_address_for_users_without_the_contact_details_p
     )
     body = login(rep).get(reverse("sales:quote", args=[quote.pk])).content.decode()
     assert "wang@example.com" not in body and 'data-testid="quote-send"' in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_quotes_made_at_the_same_moment_get_consecutive_numbers(seed_data, rep):
+    deal = DealFactory(customer=CustomerFactory(owner=rep), owner=rep)
+    barrier = threading.Barrier(4)
+    numbers, errors = [], []
+
+    def create():
+        try:
+            barrier.wait(timeout=10)
+            numbers.append(make_quote(Deal.objects.get(pk=deal.pk), rep).number)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert sorted(int(number[-5:]) for number in numbers) == [1, 2, 3, 4]
