@@ -290,21 +290,24 @@ class Commission:
     def last_month(self) -> dt.date:
         return add_months(self.end, -1)
 
-    deals: list  # [(deal, rate or None, commission)]
+    deals: list  # [(deal, rate or None, commission)], the newest COMMISSION_ROWS
     totals: dict  # currency -> {"won": amount, "commission": amount}
 
 
-def commission(*, owner, start: dt.date, end: dt.date, deals=None) -> Commission:
-    """The rep's estimated commission on the deals they won from `start` to `end` (exclusive)."""
+COMMISSION_ROWS = 100
+
+
+def commission(*, owner, start: dt.date, end: dt.date, deals=None, rows=COMMISSION_ROWS) -> Commission:
+    """The rep's estimated commission on the deals they won from `start` to `end` (exclusive).
+
+    Totals come from one aggregate per pipeline and currency (a rate applies per pipeline), the
+    commission rounded once per pipeline and currency; the newest `rows` deals are listed one by one.
+    """
     tz = timezone.get_current_timezone()
     since = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
     until = dt.datetime.combine(end, dt.time.min, tzinfo=tz)
     queryset = Deal.objects.all() if deals is None else deals
-    won = list(
-        queryset.filter(owner=owner, status=Deal.Status.WON, closed_at__gte=since, closed_at__lt=until)
-        .select_related("customer", "pipeline")
-        .order_by("-closed_at", "-id")
-    )
+    won = queryset.filter(owner=owner, status=Deal.Status.WON, closed_at__gte=since, closed_at__lt=until)
     rates = list(
         CommissionRate.objects.filter(active=True).filter(
             Q(user=owner)
@@ -312,15 +315,20 @@ def commission(*, owner, start: dt.date, end: dt.date, deals=None) -> Commission
             | Q(user__isnull=True, team__isnull=True)
         )
     )
-    rows, totals = [], {}
-    for deal in won:
+    totals = {}
+    sums = won.order_by().values("pipeline_id", "currency").annotate(won=Sum("amount"))
+    for row in sorted(sums, key=lambda r: (r["currency"], r["pipeline_id"])):
+        rate = rate_for(rates, user=owner, pipeline_id=row["pipeline_id"])
+        amount = round_money(row["won"] * rate.percent / 100, row["currency"]) if rate else Decimal(0)
+        entry = totals.setdefault(row["currency"], {"won": Decimal(0), "commission": Decimal(0)})
+        entry["won"] += row["won"]
+        entry["commission"] += amount
+    listed = []
+    for deal in won.select_related("customer").order_by("-closed_at", "-id")[:rows]:
         rate = rate_for(rates, user=owner, pipeline_id=deal.pipeline_id)
         amount = round_money(deal.amount * rate.percent / 100, deal.currency) if rate else Decimal(0)
-        rows.append((deal, rate, amount))
-        entry = totals.setdefault(deal.currency, {"won": Decimal(0), "commission": Decimal(0)})
-        entry["won"] += deal.amount
-        entry["commission"] += amount
-    return Commission(owner=owner, start=start, end=end, deals=rows, totals=totals)
+        listed.append((deal, rate, amount))
+    return Commission(owner=owner, start=start, end=end, deals=listed, totals=totals)
 
 
 def quarter_start(day: dt.date) -> dt.date:

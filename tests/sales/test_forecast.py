@@ -216,3 +216,17 @@ def test_only_admins_edit_commission_rates(login, rep, manager, admin_user):
     assert login(manager).post(reverse("sales:commission-rate-delete", args=[rate.pk])).status_code == 403
     assert admin.post(reverse("sales:commission-rate-delete", args=[rate.pk])).status_code == 302
     assert not CommissionRate.objects.exists()
+
+
+def test_the_commission_page_is_a_constant_number_of_queries(login, rep):
+    CommissionRate.objects.create(user=rep, percent=Decimal("3"))
+    won_deal(rep, "1000", timezone.now())
+    client = login(rep)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse("sales:commission")).status_code == 200
+    for index in range(10):
+        won_deal(rep, str(1000 + index), timezone.now(), currency="USD" if index % 2 else "TWD")
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("sales:commission"))
+    assert response.content.decode().count('data-testid="commission-row"') == 11
+    assert len(many) == len(few)
