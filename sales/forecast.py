@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -64,11 +64,15 @@ def forecast_owners(user):
     if not user.is_authenticated or not user.has_perm("sales.view_forecast"):
         return User.objects.none()
     if role == roles.ADMIN:
-        owners = User.objects.filter(Q(owned_deals__isnull=False) | Q(pk=user.pk)).distinct()
+        owners = User.objects.filter(Exists(Deal.objects.filter(owner=OuterRef("pk"))) | Q(pk=user.pk))
     elif role == roles.MANAGER:
-        sellers = Q(groups__name__in=[roles.SALES_REP, roles.MANAGER]) | Q(owned_deals__isnull=False)
+        sellers = Exists(
+            User.groups.through.objects.filter(
+                user_id=OuterRef("pk"), group__name__in=[roles.SALES_REP, roles.MANAGER]
+            )
+        ) | Exists(Deal.objects.filter(owner=OuterRef("pk")))
         team = Q(team_id__in=selectors.team_ids(user), is_active=True) & sellers
-        owners = User.objects.filter(team | Q(pk=user.pk)).distinct()
+        owners = User.objects.filter(team | Q(pk=user.pk))
     else:
         owners = User.objects.filter(pk=user.pk)
     return owners.order_by("first_name", "last_name", "username")
@@ -141,10 +145,10 @@ def _as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def forecast(*, user, months: list[dt.date], owner_id: int | None = None) -> Forecast:
+def forecast(*, user, months: list[dt.date], owner_id: int | None = None, owners=None) -> Forecast:
     """The forecast table: one row per rep in the viewer's scope, three queries whatever the number of deals."""
     threshold = _committed_probability()
-    owners = list(forecast_owners(user))
+    owners = list(forecast_owners(user) if owners is None else owners)
     if owner_id is not None:
         owners = [o for o in owners if o.pk == owner_id]
     by_id = {o.pk: ForecastRow(owner=o) for o in owners}
@@ -203,12 +207,12 @@ class Accuracy:
 
 
 def forecast_accuracy(
-    *, user, today: dt.date | None = None, past_months=PAST_MONTHS, owner_id=None
+    *, user, today: dt.date | None = None, past_months=PAST_MONTHS, owner_id=None, owners=None
 ) -> list[Accuracy]:
     """For each rep in scope and currency: the frozen forecast of each past month next to what was won."""
     today = today or timezone.localdate()
     months = months_from(add_months(month_start(today), -past_months), past_months)
-    owners = {o.pk: o for o in forecast_owners(user)}
+    owners = {o.pk: o for o in (forecast_owners(user) if owners is None else owners)}
     if owner_id is not None:
         owners = {pk: o for pk, o in owners.items() if pk == owner_id}
     snapshots = ForecastSnapshot.objects.filter(owner_id__in=list(owners), month__in=months)

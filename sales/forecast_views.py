@@ -16,17 +16,21 @@ from .quote_forms import CommissionRateForm, ForecastForm
 @permission_required("sales.view_forecast", raise_exception=True)
 @require_GET
 def forecast_page(request):
-    owners = forecast.forecast_owners(request.user)
+    owners = list(forecast.forecast_owners(request.user))
     today = timezone.localdate()
     form = ForecastForm(
-        request.GET or None, owners=owners, initial={"start": today.replace(day=1), "months": 3}
+        request.GET or None,
+        owners=forecast.forecast_owners(request.user),
+        initial={"start": today.replace(day=1), "months": 3},
     )
     data = form.cleaned_data if form.is_valid() else {}
     months = forecast.months_from(data.get("start") or today, data.get("months") or 3)
     owner = data.get("owner")
-    table = forecast.forecast(user=request.user, months=months, owner_id=owner.pk if owner else None)
+    table = forecast.forecast(
+        user=request.user, months=months, owner_id=owner.pk if owner else None, owners=owners
+    )
     accuracy = forecast.forecast_accuracy(
-        user=request.user, today=today, owner_id=owner.pk if owner else None
+        user=request.user, today=today, owner_id=owner.pk if owner else None, owners=owners
     )
     return render(
         request,
