@@ -230,3 +230,13 @@ def test_the_commission_page_is_a_constant_number_of_queries(login, rep):
         response = client.get(reverse("sales:commission"))
     assert response.content.decode().count('data-testid="commission-row"') == 11
     assert len(many) == len(few)
+
+
+def test_the_beat_task_freezes_this_months_forecast(rep, settings):
+    from sales.tasks import forecast_snapshot
+
+    assert settings.CELERY_BEAT_SCHEDULE["sales-forecast-snapshot"]["task"] == forecast_snapshot.name
+    open_deal(rep, 1000, "Negotiation", this_month())
+    forecast_snapshot.apply()
+    snapshot = ForecastSnapshot.objects.get()
+    assert (snapshot.owner, snapshot.committed) == (rep, Decimal("1000.00"))
