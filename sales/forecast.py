@@ -298,7 +298,7 @@ class Commission:
     totals: dict  # currency -> {"won": amount, "commission": amount}
 
 
-COMMISSION_ROWS = 100
+COMMISSION_ROWS = 50
 
 
 def commission(*, owner, start: dt.date, end: dt.date, deals=None, rows=COMMISSION_ROWS) -> Commission:
@@ -328,7 +328,7 @@ def commission(*, owner, start: dt.date, end: dt.date, deals=None, rows=COMMISSI
         entry["won"] += row["won"]
         entry["commission"] += amount
     listed = []
-    for deal in won.select_related("customer").order_by("-closed_at", "-id")[:rows]:
+    for deal in won.select_related("customer").order_by("-closed_at", "-id")[:rows] if rows else []:
         rate = rate_for(rates, user=owner, pipeline_id=deal.pipeline_id)
         amount = round_money(deal.amount * rate.percent / 100, deal.currency) if rate else Decimal(0)
         listed.append((deal, rate, amount))

@@ -71,7 +71,7 @@ def commission_page(request):
             "owner": owner,
             "owners": owners if len(owners) > 1 else [],
             "month": forecast.commission(
-                owner=owner, start=month_start, end=forecast.add_months(month_start, 1), deals=visible
+                owner=owner, start=month_start, end=forecast.add_months(month_start, 1), deals=visible, rows=0
             ),
             "quarter": forecast.commission(
                 owner=owner, start=quarter_start, end=forecast.add_months(quarter_start, 3), deals=visible
