@@ -181,6 +181,7 @@ def quote_detail(request, pk):
             "send_form": SendForm(),
             "decision_form": DecisionForm(),
             "timeline": _quote_timeline(quote),
+            "expired": quote.is_editable and quote.valid_until < timezone.localdate(),
         },
     )
 

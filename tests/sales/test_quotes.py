@@ -400,3 +400,15 @@ def test_quotes_made_at_the_same_moment_get_consecutive_numbers(seed_data, rep):
         thread.join(30)
     assert not errors, errors
     assert sorted(int(number[-5:]) for number in numbers) == [1, 2, 3, 4]
+
+
+def test_an_expired_quote_says_so_on_its_page(login, deal, rep):
+    quote = make_quote(deal, rep)
+    client = login(rep)
+    assert (
+        'data-testid="quote-expired"'
+        not in client.get(reverse("sales:quote", args=[quote.pk])).content.decode()
+    )
+    Quote.objects.filter(pk=quote.pk).update(valid_until=dt.date(2020, 1, 31))
+    body = client.get(reverse("sales:quote", args=[quote.pk])).content.decode()
+    assert 'data-testid="quote-expired"' in body and "2020-01-31" in body
