@@ -153,6 +153,14 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm@localhost")
 
+# Sales quotes and forecast: the seller's name on quotes, the default tax, and from which stage
+# probability an open deal counts as "committed" in the forecast.
+SALES_QUOTE_COMPANY = env("SALES_QUOTE_COMPANY", default="CRM Demo Co., Ltd.")
+SALES_QUOTE_TAX_PERCENT = env.float("SALES_QUOTE_TAX_PERCENT", default=5.0)
+SALES_COMMITTED_PROBABILITY = env.int("SALES_COMMITTED_PROBABILITY", default=70)
+# Freeze each rep's forecast for the month (used for "past forecast vs actual"); idempotent, so daily.
+CELERY_BEAT_SCHEDULE["sales-forecast-snapshot"] = {"task": "sales.forecast_snapshot", "schedule": 6 * 3600.0}
+
 # Languages and time: stored in UTC, shown in Asia/Taipei unless the user chooses otherwise.
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
 LANGUAGES = [
@@ -272,5 +280,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # WeasyPrint logs every layout step of every quote PDF at INFO.
+        "weasyprint.progress": {"level": "WARNING"},
+    },
 }

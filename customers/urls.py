@@ -2,7 +2,6 @@ from django.urls import path
 
 from . import data_views, job_views, segment_views, views
 
-
 app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),

@@ -575,3 +575,203 @@ class OrderItem(models.Model):
     @property
     def total(self):
         return self.quantity * self.unit_price
+
+
+# Quotes ----------------------------------------------------------------------------------------
+
+
+class QuoteSequence(models.Model):
+    """The last quote number given out in a year: locked while a number is taken, so numbers have no gaps."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("quote numbering")
+        verbose_name_plural = _("quote numbering")
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class Quote(models.Model):
+    """One version of a quote. A revision is a new row with the same number and the next version;
+    the versions before it are superseded and kept read-only. Totals are computed by sales.quotes."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SENT = "sent", _("Sent")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        SUPERSEDED = "superseded", _("Superseded")
+
+    deal = models.ForeignKey(Deal, verbose_name=_("deal"), on_delete=models.CASCADE, related_name="quotes")
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="quotes"
+    )
+    number = models.CharField(_("number"), max_length=20)
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    previous = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_version", editable=False
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    currency = models.CharField(_("currency"), max_length=3, default="TWD")
+    valid_until = models.DateField(_("valid until"))
+    discount_percent = models.DecimalField(
+        _("quote discount (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    tax_percent = models.DecimalField(
+        _("tax (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    notes = models.TextField(_("notes and terms"), blank=True, max_length=5000)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=16, decimal_places=2, default=Decimal("0"))
+    discount_amount = models.DecimalField(
+        _("discount"), max_digits=16, decimal_places=2, default=Decimal("0")
+    )
+    tax_amount = models.DecimalField(_("tax"), max_digits=16, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(_("total"), max_digits=16, decimal_places=2, default=Decimal("0"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sent_to = models.CharField(_("sent to"), max_length=255, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_note = models.CharField(_("decision note"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("quote")
+        verbose_name_plural = _("quotes")
+        constraints = [
+            models.UniqueConstraint(fields=["number", "version"], name="quote_number_version_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["deal", "-created_at"], name="quote_deal_idx"),
+            models.Index(fields=["customer", "-created_at"], name="quote_customer_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.number} v{self.version}"
+
+    @property
+    def is_current(self):
+        return self.status != self.Status.SUPERSEDED
+
+    @property
+    def is_editable(self):
+        """Only the newest version, before the customer decided, may be revised, sent or decided."""
+        return self.status in (self.Status.DRAFT, self.Status.SENT)
+
+
+class QuoteLine(models.Model):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    description = models.CharField(_("description"), max_length=200)
+    quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=2, default=Decimal("1"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(
+        _("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0")
+    )
+    total = models.DecimalField(_("total"), max_digits=16, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["quote", "position", "id"]
+        verbose_name = _("quote line")
+        verbose_name_plural = _("quote lines")
+
+    def __str__(self):
+        return self.description
+
+
+# Forecast and commission -----------------------------------------------------------------------
+
+
+class CommissionRate(models.Model):
+    """A rep's or a team's commission on won deals; the most specific rate applies (see sales.forecast)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sales rep"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="commission_rates",
+        help_text=_("Empty: everyone in the team (or everyone, when the team is empty too)."),
+    )
+    team = models.ForeignKey(
+        "crm.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    pipeline = models.ForeignKey(
+        Pipeline,
+        verbose_name=_("pipeline"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("Empty: deals of every pipeline."),
+    )
+    percent = models.DecimalField(
+        _("commission (%)"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["user", "team", "pipeline", "id"]
+        verbose_name = _("commission rate")
+        verbose_name_plural = _("commission rates")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent__gte=0, percent__lte=100), name="commission_percent_0_100"
+            ),
+        ]
+
+    def __str__(self):
+        who = self.user or self.team or _("everyone")
+        return f"{who}: {self.percent}%"
+
+
+class ForecastSnapshot(models.Model):
+    """A rep's forecast for a month as it stood at the month's start, to compare with what was won."""
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sales rep"), on_delete=models.CASCADE, related_name="+"
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    weighted = models.DecimalField(_("weighted"), max_digits=16, decimal_places=2, default=Decimal("0"))
+    best_case = models.DecimalField(_("best case"), max_digits=16, decimal_places=2, default=Decimal("0"))
+    committed = models.DecimalField(_("committed"), max_digits=16, decimal_places=2, default=Decimal("0"))
+    deal_count = models.PositiveIntegerField(default=0)
+    taken_at = models.DateTimeField(_("taken"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-month", "owner", "currency"]
+        verbose_name = _("forecast snapshot")
+        verbose_name_plural = _("forecast snapshots")
+        permissions = [
+            ("view_forecast", _("Can see the sales forecast and commissions")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "owner", "currency"], name="forecast_snapshot_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.owner} {self.currency}"

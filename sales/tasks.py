@@ -9,3 +9,11 @@ from . import services
 def send_due_reminders(**kwargs) -> int:
     """Run by beat every minute: remind assignees of the follow-ups now due (each reminder once)."""
     return services.reminders_send_due()
+
+
+@shared_task(name="sales.forecast_snapshot", soft_time_limit=240, time_limit=300, ignore_result=True)
+def forecast_snapshot(**kwargs) -> int:
+    """Run by beat a few times a day: freeze this month's forecast per rep once (later runs add only new reps)."""
+    from . import forecast
+
+    return forecast.forecast_snapshot_take()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import assignment_views, lead_views, order_views, settings_views, views
+from . import assignment_views, forecast_views, lead_views, order_views, quote_views, settings_views, views
 
 app_name = "sales"
 urlpatterns = [
@@ -42,4 +42,18 @@ urlpatterns = [
     path("settings/assignment/<int:pk>/move/", assignment_views.rule_move, name="assignment-rule-move"),
     path("settings/<slug:kind>/new/", settings_views.simple_edit, name="settings-create"),
     path("settings/<slug:kind>/<int:pk>/", settings_views.simple_edit, name="settings-edit"),
+    path("quotes/", quote_views.quote_list, name="quotes"),
+    path("deals/<int:pk>/quotes/new/", quote_views.quote_create, name="quote-create"),
+    path("quotes/<int:pk>/", quote_views.quote_detail, name="quote"),
+    path("quotes/<int:pk>/pdf/", quote_views.quote_pdf, name="quote-pdf"),
+    path("quotes/<int:pk>/revise/", quote_views.quote_revise, name="quote-revise"),
+    path("quotes/<int:pk>/send/", quote_views.quote_send, name="quote-send"),
+    path("quotes/<int:pk>/accept/", quote_views.quote_accept, name="quote-accept"),
+    path("quotes/<int:pk>/decline/", quote_views.quote_decline, name="quote-decline"),
+    path("forecast/", forecast_views.forecast_page, name="forecast"),
+    path("commission/", forecast_views.commission_page, name="commission"),
+    path("commission/rates/", forecast_views.rate_list, name="commission-rates"),
+    path("commission/rates/new/", forecast_views.rate_edit, name="commission-rate-create"),
+    path("commission/rates/<int:pk>/", forecast_views.rate_edit, name="commission-rate-edit"),
+    path("commission/rates/<int:pk>/delete/", forecast_views.rate_delete, name="commission-rate-delete"),
 ]

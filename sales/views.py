@@ -19,7 +19,7 @@ from crm.requests import client_ip
 from customers import selectors as customer_selectors
 from customers.permissions import customers_visible_to
 
-from . import selectors, services
+from . import quotes, selectors, services
 from .forms import (
     CompleteForm,
     DealFilterForm,
@@ -418,6 +418,7 @@ def deal_detail(request, pk):
         "line_items": list(deal.line_items.select_related("product")),
         "line_item_form": LineItemForm(),
         "tasks": selectors.deal_tasks(user=request.user, deal=deal),
+        "quotes": quotes.deal_quotes(user=request.user, deal=deal),
         "timeline": selectors.deal_timeline(deal=deal),
         "share_form": ShareForm() if request.user.has_perm("sales.share_deal") else None,
         "now": timezone.now(),

@@ -78,6 +78,7 @@ SEED_MIGRATIONS = [
     ("callcenter", "0004_call_list_roles"),
     ("sales", "0002_roles_and_defaults"),
     ("sales", "0004_order_and_assignment_roles"),
+    ("sales", "0004_quote_forecast_roles"),
     ("tickets", "0002_roles_and_defaults"),
     ("social", "0051_inbox_roles"),
     ("customers", "0007_merge_and_privacy_roles"),

@@ -67,6 +67,10 @@ class Command(BaseCommand):
         else:
             count = self._tasks(users)
             self.stdout.write(self.style.SUCCESS(f"Created {count} demo follow-ups."))
+        from sales.demo_quotes import seed_forecast_history, seed_quotes
+
+        self.stdout.write(seed_quotes(users, SELLERS))
+        self.stdout.write(seed_forecast_history(users, SELLERS, pipeline))
 
     @transaction.atomic
     def _deals(self, users, pipeline) -> int:
