@@ -123,6 +123,8 @@ CELERY_BEAT_SCHEDULE = {}
 CELERY_BEAT_SCHEDULE["sales-send-due-reminders"] = {"task": "sales.send_due_reminders", "schedule": 60.0}
 # Tickets: SLA warnings, breaches and escalations every minute.
 CELERY_BEAT_SCHEDULE["tickets-sla-sweep"] = {"task": "tickets.sla_sweep", "schedule": 60.0}
+# Tickets: read the support mailboxes (IMAP) every minute.
+CELERY_BEAT_SCHEDULE["tickets-mail-poll"] = {"task": "tickets.mail_poll", "schedule": 60.0}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -183,6 +185,11 @@ CUSTOMERS_REPS_SEE_TEAM = env.bool("CUSTOMERS_REPS_SEE_TEAM", default=False)
 TICKETS_ATTACHMENT_MAX_BYTES = env.int("TICKETS_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # The CRM's address as users reach it, for links in ticket e-mails sent by workers (no request there).
 TICKETS_SITE_URL = env("TICKETS_SITE_URL", default="")
+# Satisfaction surveys: sent when a ticket is solved; the link works for this many days.
+TICKETS_CSAT_ENABLED = env.bool("TICKETS_CSAT_ENABLED", default=True)
+TICKETS_CSAT_MAX_AGE_DAYS = env.int("TICKETS_CSAT_MAX_AGE_DAYS", default=14)
+# Fernet key (urlsafe base64, 32 bytes) for the mailboxes' IMAP passwords; empty: derived from SECRET_KEY.
+TICKETS_MAILBOX_KEY = env("TICKETS_MAILBOX_KEY", default="")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -16,7 +16,9 @@ from customers.permissions import customers_visible_to
 from customers.services import phone_lookup
 
 from ..attachments import CheckedFile, attachment_check
+from ..csat import csat_queue
 from ..locks import lock_ticket, lock_tickets
+from ..mail.outbound import reply_queue
 from ..models import Category, Priority, Ticket, TicketAttachment, TicketComment, TicketTag
 from ..selectors import allowed_transitions, sla_config, tickets_visible_to
 from .assignment import (
@@ -394,6 +396,8 @@ def _status_change(
     )
     if notify:
         followers_tell(ticket, actor=actor, event="status", status=status)
+    if status == Ticket.Status.SOLVED:
+        csat_queue(ticket)
 
 
 @transaction.atomic
@@ -454,6 +458,7 @@ def ticket_reply(
     )
     _store_attachments(ticket, files, comment=comment, actor=actor)
     followers_tell(ticket, actor=actor, event="note" if internal else "reply", text=body)
+    reply_queue(ticket, comment)
     config, transitions = None, None
     if not internal:
         if ticket.first_responded_at is None:
