@@ -276,8 +276,4 @@ def latest_answers(
     )
     if team_id:
         surveys = surveys.filter(team_id=team_id)
-    return list(
-        surveys.select_related("ticket", "agent")
-        .only("rating", "comment", "answered_at", "ticket__number", "ticket__subject", "agent__username")
-        .order_by("-answered_at", "-id")[:limit]
-    )
+    return list(surveys.select_related("ticket", "agent").order_by("-answered_at", "-id")[:limit])
