@@ -18,8 +18,9 @@ from .views import permission
 
 
 def _public(response):
-    # The token in the address is the key: keep it out of caches, search engines and Referer headers.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token in the address is the key: keep it out of search engines and other sites' Referer
+    # headers ("no-referrer" would make browsers send "Origin: null", which fails the CSRF check).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
@@ -57,7 +58,7 @@ def survey(request, token):
         status = 200
         if request.method == "POST":
             try:
-                csat.csat_answer(
+                context["survey"] = csat.csat_answer(
                     survey=survey, rating=request.POST.get("rating"), comment=request.POST.get("comment", "")
                 )
             except ValidationError as exc:
