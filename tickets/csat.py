@@ -241,6 +241,11 @@ def _row(key, label, values) -> CsatRow:
     )
 
 
+def _person(values) -> str:
+    full = f"{values['agent__first_name'] or ''} {values['agent__last_name'] or ''}".strip()
+    return full or values["agent__username"] or ""
+
+
 def csat_report(*, user, since: dt.datetime, team_id: int | None = None) -> dict:
     """Totals, and rows per team, agent and month, of the surveys sent since `since` for the tickets
     the user may see. Four grouped queries whatever the number of surveys."""
@@ -253,8 +258,8 @@ def csat_report(*, user, since: dt.datetime, team_id: int | None = None) -> dict
         for v in surveys.values("team_id", "team__name").annotate(**_aggregates()).order_by("team__name")
     ]
     by_agent = [
-        _row(v["agent_id"], v["agent__username"] or _("Unassigned"), v)
-        for v in surveys.values("agent_id", "agent__username")
+        _row(v["agent_id"], _person(v) or _("Unassigned"), v)
+        for v in surveys.values("agent_id", "agent__username", "agent__first_name", "agent__last_name")
         .annotate(**_aggregates())
         .order_by("-answered", "agent__username")
     ]

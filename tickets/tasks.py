@@ -103,3 +103,21 @@ def csat_send_task(ticket_id=None, solved_at="", **kwargs):
 
     survey = csat_send(ticket_id=ticket_id, solved_at=solved_at)
     return survey.pk if survey else None
+
+
+@shared_task(name="tickets.assignee_notify", time_limit=60, soft_time_limit=50)
+def assignee_notify(ticket_id=None, assignee_id=None, actor_id=None, **kwargs):
+    """Tell an agent a ticket was given to them, if it still is."""
+    ticket = Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
+    if ticket is None or ticket.assignee_id != assignee_id:
+        return
+    user = ticket.assignee
+    if not user.is_active or not user.email:
+        return
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    url = getattr(settings, "TICKETS_SITE_URL", "").rstrip("/") + reverse("tickets:detail", args=[ticket.pk])
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        context = {"ticket": ticket, "actor": actor, "url": url}
+        subject = render_to_string("tickets/email/assigned_subject.txt", context).strip()
+        body = render_to_string("tickets/email/assigned.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])

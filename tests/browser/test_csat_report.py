@@ -40,7 +40,7 @@ def test_a_manager_reads_satisfaction_by_team_agent_and_month(log_in, manager, a
 
     expect(page.get_by_test_id("csat-average")).to_contain_text("3.75")
     expect(page.get_by_test_id("csat-response-rate")).to_contain_text("80%")
-    expect(page.get_by_test_id("csat-by-agent")).to_contain_text(agent.username)
+    expect(page.get_by_test_id("csat-by-agent")).to_contain_text(agent.get_full_name())
     expect(page.get_by_test_id("csat-latest")).to_contain_text("Very helpful")
     screenshot("csat_report")
 

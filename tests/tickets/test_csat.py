@@ -184,7 +184,9 @@ def test_the_report_gives_average_distribution_and_response_rate_by_team_agent_a
     total = response.context["total"]
     assert (total.sent, total.answered, round(total.average, 2)) == (4, 3, 3.67)
     assert total.distribution == [0, 1, 0, 1, 1]
-    assert [row.label for row in response.context["by_agent"]] == [manager.username]
+    assert [row.label for row in response.context["by_agent"]] == [
+        manager.get_full_name() or manager.username
+    ]
     assert len(response.context["by_month"]) == 1
 
 

@@ -29,7 +29,7 @@ from .assignment import (
     check_can_assign,
 )
 from .clock import sla_apply, sla_pause, sla_refresh, sla_resume
-from .timeline import followers_tell, ticket_record
+from .timeline import assignee_tell, followers_tell, ticket_record
 
 SUBJECT_MAX = 200
 BODY_MAX = 20000
@@ -316,6 +316,7 @@ def ticket_create(
         **{f"assignment_{key}": value for key, value in assignment.items()},
         **origin_data,
     )
+    assignee_tell(ticket, actor=actor)
     return ticket
 
 
