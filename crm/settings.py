@@ -139,6 +139,8 @@ CELERY_BEAT_SCHEDULE["reports-recompute-all-scores"] = {
     "task": "reports.recompute_all_scores",
     "schedule": crontab(hour=3, minute=15),
 }
+# Tickets: read the support mailboxes (IMAP) every minute.
+CELERY_BEAT_SCHEDULE["tickets-mail-poll"] = {"task": "tickets.mail_poll", "schedule": 60.0}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
@@ -223,6 +225,11 @@ SOCIAL_PROVIDER_TIMEOUT = env.float("SOCIAL_PROVIDER_TIMEOUT", default=10.0)
 SOCIAL_BROADCAST_REQUESTS_PER_SECOND = env.float("SOCIAL_BROADCAST_REQUESTS_PER_SECOND", default=100.0)
 # The CRM's public https address: LINE fetches images the inbox and broadcasts send from there.
 SOCIAL_PUBLIC_URL = env("SOCIAL_PUBLIC_URL", default="")
+# Satisfaction surveys: sent when a ticket is solved; the link works for this many days.
+TICKETS_CSAT_ENABLED = env.bool("TICKETS_CSAT_ENABLED", default=True)
+TICKETS_CSAT_MAX_AGE_DAYS = env.int("TICKETS_CSAT_MAX_AGE_DAYS", default=14)
+# Fernet key (urlsafe base64, 32 bytes) for the mailboxes' IMAP passwords; empty: derived from SECRET_KEY.
+TICKETS_MAILBOX_KEY = env("TICKETS_MAILBOX_KEY", default="")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

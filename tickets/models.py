@@ -695,3 +695,130 @@ class CannedReply(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class Mailbox(models.Model):
+    """An inbound support mailbox polled over IMAP; replies to its tickets go out from its address."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    email_address = models.EmailField(
+        _("e-mail address"), help_text=_("Customers write to this address; replies are sent from it.")
+    )
+    host = models.CharField(_("IMAP host"), max_length=255)
+    port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    use_ssl = models.BooleanField(_("SSL/TLS"), default=True)
+    username = models.CharField(_("user name"), max_length=255)
+    # Fernet token (tickets.crypto); the password itself is never shown again after it is saved.
+    password_encrypted = models.TextField(blank=True, editable=False)
+    folder = models.CharField(_("folder"), max_length=255, default="INBOX")
+    team = models.ForeignKey(
+        "crm.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("New tickets from this mailbox go to this team's queue."),
+    )
+    default_category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    default_priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    uid_validity = models.BigIntegerField(default=0, editable=False)
+    last_uid = models.BigIntegerField(_("last message read"), default=0, editable=False)
+    last_polled_at = models.DateTimeField(_("last checked"), null=True, blank=True, editable=False)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("mailbox")
+        verbose_name_plural = _("mailboxes")
+
+    def __str__(self):
+        return f"{self.name} <{self.email_address}>"
+
+
+class TicketEmail(models.Model):
+    """One e-mail of a ticket's thread, received or sent, keyed by its Message-ID: replies find their
+    ticket through In-Reply-To/References, and a message polled twice is recognised."""
+
+    class Direction(models.TextChoices):
+        IN = "in", _("Received")
+        OUT = "out", _("Sent")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="emails", db_index=False)
+    comment = models.OneToOneField(
+        TicketComment, null=True, blank=True, on_delete=models.SET_NULL, related_name="email"
+    )
+    mailbox = models.ForeignKey(
+        Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    message_id = models.CharField(max_length=255, unique=True)
+    from_address = models.CharField(max_length=255, blank=True)
+    to_address = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("ticket e-mail")
+        verbose_name_plural = _("ticket e-mails")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="ticketemail_thread_idx")]
+
+    def __str__(self):
+        return self.message_id
+
+
+class CsatSurvey(models.Model):
+    """A satisfaction survey sent when a ticket was solved, and the customer's answer.
+
+    The link carries the survey id and `nonce`, signed and time-stamped (tickets.csat). The agent and
+    team are those of the ticket when it was solved, so reports stay right after a reassignment.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        LINE = "line", "LINE"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="csat_surveys")
+    nonce = models.CharField(max_length=32, unique=True)
+    channel = models.CharField(_("sent by"), max_length=10, choices=Channel.choices)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    team = models.ForeignKey(
+        "crm.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    sent_at = models.DateTimeField(_("sent"))
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
+        indexes = [models.Index(fields=["sent_at"], name="csat_sent_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="csat_rating_1_to_5"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.ticket_id}: {self.rating or '-'}"

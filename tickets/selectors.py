@@ -152,7 +152,7 @@ def ticket_thread(ticket: Ticket) -> list[TicketComment]:
     """Replies and notes, oldest first, with their authors and attachments: two queries."""
     return list(
         TicketComment.objects.filter(ticket=ticket)
-        .select_related("author")
+        .select_related("author", "email")
         .prefetch_related("attachments")
         .order_by("created_at", "id")
     )

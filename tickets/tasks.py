@@ -74,3 +74,50 @@ def escalations_notify(escalation_ids=(), **kwargs):
             subject = render_to_string("tickets/email/escalation_subject.txt", context).strip()
             body = render_to_string("tickets/email/escalation.txt", context)
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+@shared_task(name="tickets.mail_poll", time_limit=600, soft_time_limit=540)
+def mail_poll(mailbox_id=None, **kwargs):
+    """Read the enabled mailboxes (or one) over IMAP; each message is ingested once (by Message-ID)."""
+    from .mail.imap import mailbox_poll
+    from .models import Mailbox
+
+    mailboxes = Mailbox.objects.filter(enabled=True)
+    if mailbox_id is not None:
+        mailboxes = mailboxes.filter(pk=mailbox_id)
+    return {mailbox.pk: vars(mailbox_poll(mailbox)) for mailbox in mailboxes}
+
+
+@shared_task(name="tickets.email_reply_send", time_limit=120, soft_time_limit=100)
+def email_reply_send(comment_id=None, **kwargs):
+    """E-mail an agent's public reply to the customer of an e-mail ticket; a second run sends nothing."""
+    from .mail.outbound import reply_send
+
+    return reply_send(comment_id)
+
+
+@shared_task(name="tickets.csat_send", time_limit=120, soft_time_limit=100)
+def csat_send_task(ticket_id=None, solved_at="", **kwargs):
+    """Send the satisfaction survey of a solved ticket; once per solve."""
+    from .csat import csat_send
+
+    survey = csat_send(ticket_id=ticket_id, solved_at=solved_at)
+    return survey.pk if survey else None
+
+
+@shared_task(name="tickets.assignee_notify", time_limit=60, soft_time_limit=50)
+def assignee_notify(ticket_id=None, assignee_id=None, actor_id=None, **kwargs):
+    """Tell an agent a ticket was given to them, if it still is."""
+    ticket = Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
+    if ticket is None or ticket.assignee_id != assignee_id:
+        return
+    user = ticket.assignee
+    if not user.is_active or not user.email:
+        return
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    url = getattr(settings, "TICKETS_SITE_URL", "").rstrip("/") + reverse("tickets:detail", args=[ticket.pk])
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        context = {"ticket": ticket, "actor": actor, "url": url}
+        subject = render_to_string("tickets/email/assigned_subject.txt", context).strip()
+        body = render_to_string("tickets/email/assigned.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import knowledge_views, settings_views, views
+from . import csat_views, knowledge_views, mail_views, settings_views, views
 
 app_name = "tickets"
 urlpatterns = [
@@ -29,7 +29,15 @@ urlpatterns = [
     path("canned/picker/", knowledge_views.canned_picker, name="canned-picker"),
     path("canned/<int:pk>/edit/", knowledge_views.canned_edit, name="canned-edit"),
     path("canned/<int:pk>/delete/", knowledge_views.canned_delete, name="canned-delete"),
+    path("survey/<str:token>/", csat_views.survey, name="csat"),
+    path("reports/csat/", csat_views.report, name="csat-report"),
     path("settings/", settings_views.settings_list, name="settings"),
+    path("settings/mailboxes/", mail_views.mailbox_list, name="mailboxes"),
+    path("settings/mailboxes/new/", mail_views.mailbox_edit, name="mailbox-create"),
+    path("settings/mailboxes/<int:pk>/", mail_views.mailbox_edit, name="mailbox-edit"),
+    path("settings/mailboxes/<int:pk>/test/", mail_views.mailbox_test, name="mailbox-test"),
+    path("settings/mailboxes/<int:pk>/check/", mail_views.mailbox_check, name="mailbox-check"),
+    path("settings/mailboxes/<int:pk>/delete/", mail_views.mailbox_remove, name="mailbox-delete"),
     path("settings/transitions/", settings_views.transitions, name="settings-transitions"),
     path("settings/calendars/<int:pk>/holidays/", settings_views.holiday_add, name="holiday-add"),
     path("settings/holidays/<int:pk>/delete/", settings_views.holiday_delete, name="holiday-delete"),

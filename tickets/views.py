@@ -306,6 +306,7 @@ def _detail_context(request, ticket, *, update_form=None, reply_form=None, merge
         "escalations": list(ticket.escalations.select_related("notified").order_by("fired_at", "id")),
         "sla_events": list(ticket.sla_events.all()),
         "merged_tickets": list(ticket.merged_tickets.only("pk", "number", "subject")),
+        "csat_surveys": list(ticket.csat_surveys.order_by("-sent_at", "-id")[:5]),
         "origin": ticket.origin if ticket.origin_type_id else None,
         "origin_kind": ContentType.objects.get_for_id(ticket.origin_type_id).model
         if ticket.origin_type_id

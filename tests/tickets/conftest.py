@@ -61,3 +61,6 @@ def policy(taiwan_calendar):
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+from .mail_fixtures import imap_server, mailbox, smtp_sink  # noqa: E402, F401 - fixtures of the e-mail tests

@@ -17,7 +17,7 @@ from callcenter.models import AgentStatus
 from ..locks import lock_assignment_rule, lock_ticket
 from ..models import AssignmentRule, Ticket
 from ..selectors import tickets_visible_to
-from .timeline import ticket_record
+from .timeline import assignee_tell, ticket_record
 
 
 def assignable_users(team=None) -> QuerySet:
@@ -179,3 +179,5 @@ def assignment_record(ticket: Ticket, *, actor, data: dict) -> None:
         via=ticket.assigned_via,
         **data,
     )
+    if not data.get("bulk"):  # a bulk assignment would send one e-mail per ticket
+        assignee_tell(ticket, actor=actor)

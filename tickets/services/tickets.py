@@ -16,7 +16,9 @@ from customers.permissions import customers_visible_to
 from customers.services import phone_lookup
 
 from ..attachments import CheckedFile, attachment_check
+from ..csat import csat_queue
 from ..locks import lock_ticket, lock_tickets
+from ..mail.outbound import reply_queue
 from ..models import Category, Priority, Ticket, TicketAttachment, TicketComment, TicketTag
 from ..selectors import allowed_transitions, sla_config, tickets_visible_to
 from .assignment import (
@@ -27,7 +29,7 @@ from .assignment import (
     check_can_assign,
 )
 from .clock import sla_apply, sla_pause, sla_refresh, sla_resume
-from .timeline import followers_tell, ticket_record
+from .timeline import assignee_tell, followers_tell, ticket_record
 
 SUBJECT_MAX = 200
 BODY_MAX = 20000
@@ -320,6 +322,7 @@ def ticket_create(
         **{f"assignment_{key}": value for key, value in assignment.items()},
         **origin_data,
     )
+    assignee_tell(ticket, actor=actor)
     return ticket
 
 
@@ -400,6 +403,8 @@ def _status_change(
     )
     if notify:
         followers_tell(ticket, actor=actor, event="status", status=status)
+    if status == Ticket.Status.SOLVED:
+        csat_queue(ticket)
 
 
 @transaction.atomic
@@ -463,6 +468,7 @@ def ticket_reply(
     if not internal:
         for listener in PUBLIC_REPLY_LISTENERS:
             listener(ticket, comment)
+    reply_queue(ticket, comment)
     config, transitions = None, None
     if not internal:
         if ticket.first_responded_at is None:

@@ -25,6 +25,21 @@ def followers_tell(ticket: Ticket, *, actor, event: str, text: str = "", status:
     )
 
 
+def assignee_tell(ticket: Ticket, *, actor) -> None:
+    """After the write commits, e-mail the new assignee (unless they assigned it to themselves)."""
+    from django.db import transaction
+
+    from ..tasks import assignee_notify
+
+    if ticket.assignee_id is None or (actor is not None and ticket.assignee_id == actor.pk):
+        return
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    assignee_id = ticket.assignee_id
+    transaction.on_commit(
+        lambda: assignee_notify.delay(ticket_id=ticket.pk, assignee_id=assignee_id, actor_id=actor_id)
+    )
+
+
 def ticket_record(
     ticket: Ticket, *, actor, summary: str, event: str, channel=Interaction.Channel.CRM, **data
 ):
