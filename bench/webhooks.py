@@ -6,7 +6,7 @@
 
 It migrates its own database (default crm_bench_social), creates the channel "bench LINE" (removing
 what an earlier run left), starts a fake LINE API on 127.0.0.1 (profiles), uvicorn (ASGI) and a Celery
-worker (prefork) on Redis database 11 with CONN_MAX_AGE=60, then:
+worker (prefork) on Redis database 11 (CONN_MAX_AGE=0: under ASGI each request runs in its own thread), then:
 
   warm-up        one message from each of --users followers, so that the timed phase measures the
                  everyday case (known followers; first contact creates a customer and is slower);
@@ -87,7 +87,7 @@ def main() -> int:
         "DATABASE_URL": args.database_url,
         "REDIS_URL": REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
-        "CONN_MAX_AGE": "60",
+        "CONN_MAX_AGE": "0",  # persistent connections leak one per request thread under ASGI
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
         "LINE_API_BASE": fake.url,
