@@ -273,6 +273,9 @@ def measure(args, port, channel) -> dict:
     if wait_for_timeline(channel, len(users), args.timeout) is None:
         raise SystemExit("warm-up events did not reach the timeline in time")
     baseline, _ = fire(port, [None] * args.requests, args.concurrency, method="GET", path="/healthz")
+    one_health, one_webhook = one_at_a_time(args, port, path, users)
+    if wait_for_timeline(channel, len(users) + len(one_webhook) * EVENTS_PER_REQUEST, args.timeout) is None:
+        raise SystemExit("one-at-a-time events did not reach the timeline in time")
 
     jobs, sent = [], 0
     for r in range(args.requests):
@@ -294,7 +297,12 @@ def measure(args, port, channel) -> dict:
     answered = time.perf_counter()
     finished = wait_for_timeline(channel, before + sent, args.timeout)
     time.sleep(1.0)  # let any duplicate work land before counting
+    outcome = count_outcome(channel, before)
+    drain_seconds = drain_backlog(args, channel, users)
     return {
+        "one_health": one_health,
+        "one_webhook": one_webhook,
+        "drain_seconds": drain_seconds,
         "baseline": baseline,
         "webhook": webhook,
         "errors": errors,
@@ -303,9 +311,41 @@ def measure(args, port, channel) -> dict:
         "redelivered": len(jobs_with_retries) - len(jobs),
         "seconds_to_answer": answered - started,
         "seconds_end_to_end": (finished - started) if finished else None,
-        **count_outcome(channel, before),
+        **outcome,
         "users": len(users),
     }
+
+
+def one_at_a_time(args, port, path, users, rounds=200):
+    """GET /healthz and one webhook POST in turns, one request in flight: answer time without queueing."""
+    health, webhook = [], []
+    for r in range(rounds):
+        events = [line_event(users[(r + n) % len(users)], f"seq-{r}-{n}", "one at a time") for n in range(10)]
+        for timings, job, method, target in (
+            (health, None, "GET", "/healthz"),
+            (webhook, signed_body(events), "POST", path),
+        ):
+            result, errors = fire(port, [job], 1, method=method, path=target)
+            if errors:
+                raise SystemExit(f"{method} {target}: {errors}")
+            timings += result
+    return health, webhook
+
+
+def drain_backlog(args, channel, users, count=None) -> float | None:
+    """Store a backlog directly (as if the web tier had taken it during an outage) and time the worker."""
+    from social.webhooks import events_store
+
+    count = count or args.requests * EVENTS_PER_REQUEST
+    before = timeline_count(channel)
+    keyed = [
+        (f"drain-{n}", line_event(users[n % len(users)], f"drain-{n}", f"backlog {n}")) for n in range(count)
+    ]
+    started = time.perf_counter()
+    for start in range(0, count, 500):
+        events_store(channel.pk, keyed[start : start + 500])
+    finished = wait_for_timeline(channel, before + count, args.timeout)
+    return (finished - started) if finished else None
 
 
 def count_outcome(channel, before) -> dict:
@@ -352,6 +392,14 @@ def report(args, r, load) -> int:
         print(
             f"{name:<34} {len(timings):>6} {percentile(timings, 50):>8.2f} {percentile(timings, 95):>8.2f}"
             f" {percentile(timings, 99):>8.2f}  {target}"
+        )
+    for name, timings in (
+        ("GET /healthz, one at a time", r["one_health"]),
+        ("POST webhook, one at a time", r["one_webhook"]),
+    ):
+        print(
+            f"{name:<34} {len(timings):>6} {percentile(timings, 50):>8.2f} {percentile(timings, 95):>8.2f}"
+            f" {percentile(timings, 99):>8.2f}"
         )
     print()
     answer_rate = r["posts"] * EVENTS_PER_REQUEST / r["seconds_to_answer"]
