@@ -6,7 +6,7 @@
 
 It migrates its own database (default crm_bench_social), creates the channel "bench LINE" (removing
 what an earlier run left), starts a fake LINE API on 127.0.0.1 (profiles), uvicorn (ASGI) and a Celery
-worker (prefork) on Redis database 11 with CONN_MAX_AGE=60, then:
+worker (prefork) on Redis database 11 (CONN_MAX_AGE=0: under ASGI each request runs in its own thread), then:
 
   warm-up        one message from each of --users followers, so that the timed phase measures the
                  everyday case (known followers; first contact creates a customer and is slower);
@@ -87,7 +87,7 @@ def main() -> int:
         "DATABASE_URL": args.database_url,
         "REDIS_URL": REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
-        "CONN_MAX_AGE": "60",
+        "CONN_MAX_AGE": "0",  # persistent connections leak one per request thread under ASGI
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
         "LINE_API_BASE": fake.url,
@@ -273,6 +273,9 @@ def measure(args, port, channel) -> dict:
     if wait_for_timeline(channel, len(users), args.timeout) is None:
         raise SystemExit("warm-up events did not reach the timeline in time")
     baseline, _ = fire(port, [None] * args.requests, args.concurrency, method="GET", path="/healthz")
+    one_health, one_webhook = one_at_a_time(args, port, path, users)
+    if wait_for_timeline(channel, len(users) + len(one_webhook) * EVENTS_PER_REQUEST, args.timeout) is None:
+        raise SystemExit("one-at-a-time events did not reach the timeline in time")
 
     jobs, sent = [], 0
     for r in range(args.requests):
@@ -294,7 +297,12 @@ def measure(args, port, channel) -> dict:
     answered = time.perf_counter()
     finished = wait_for_timeline(channel, before + sent, args.timeout)
     time.sleep(1.0)  # let any duplicate work land before counting
+    outcome = count_outcome(channel, before)
+    drain_seconds = drain_backlog(args, channel, users)
     return {
+        "one_health": one_health,
+        "one_webhook": one_webhook,
+        "drain_seconds": drain_seconds,
         "baseline": baseline,
         "webhook": webhook,
         "errors": errors,
@@ -303,9 +311,41 @@ def measure(args, port, channel) -> dict:
         "redelivered": len(jobs_with_retries) - len(jobs),
         "seconds_to_answer": answered - started,
         "seconds_end_to_end": (finished - started) if finished else None,
-        **count_outcome(channel, before),
+        **outcome,
         "users": len(users),
     }
+
+
+def one_at_a_time(args, port, path, users, rounds=200):
+    """GET /healthz and one webhook POST in turns, one request in flight: answer time without queueing."""
+    health, webhook = [], []
+    for r in range(rounds):
+        events = [line_event(users[(r + n) % len(users)], f"seq-{r}-{n}", "one at a time") for n in range(10)]
+        for timings, job, method, target in (
+            (health, None, "GET", "/healthz"),
+            (webhook, signed_body(events), "POST", path),
+        ):
+            result, errors = fire(port, [job], 1, method=method, path=target)
+            if errors:
+                raise SystemExit(f"{method} {target}: {errors}")
+            timings += result
+    return health, webhook
+
+
+def drain_backlog(args, channel, users, count=None) -> float | None:
+    """Store a backlog directly (as if the web tier had taken it during an outage) and time the worker."""
+    from social.webhooks import events_store
+
+    count = count or args.requests * EVENTS_PER_REQUEST
+    before = timeline_count(channel)
+    keyed = [
+        (f"drain-{n}", line_event(users[n % len(users)], f"drain-{n}", f"backlog {n}")) for n in range(count)
+    ]
+    started = time.perf_counter()
+    for start in range(0, count, 500):
+        events_store(channel.pk, keyed[start : start + 500])
+    finished = wait_for_timeline(channel, before + count, args.timeout)
+    return (finished - started) if finished else None
 
 
 def count_outcome(channel, before) -> dict:
@@ -341,8 +381,8 @@ def report(args, r, load) -> int:
     print()
     print(f"{'phase':<34} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  target")
     rows = [
-        ("GET /healthz (baseline)", r["baseline"], ""),
-        ("POST webhook (10 events)", r["webhook"], "webhook"),
+        (f"GET /healthz, {args.concurrency} at once", r["baseline"], ""),
+        (f"POST webhook, {args.concurrency} at once", r["webhook"], "webhook"),
     ]
     for name, timings, kind in rows:
         target = ""
@@ -352,6 +392,14 @@ def report(args, r, load) -> int:
         print(
             f"{name:<34} {len(timings):>6} {percentile(timings, 50):>8.2f} {percentile(timings, 95):>8.2f}"
             f" {percentile(timings, 99):>8.2f}  {target}"
+        )
+    for name, timings in (
+        ("GET /healthz, one at a time", r["one_health"]),
+        ("POST webhook, one at a time", r["one_webhook"]),
+    ):
+        print(
+            f"{name:<34} {len(timings):>6} {percentile(timings, 50):>8.2f} {percentile(timings, 95):>8.2f}"
+            f" {percentile(timings, 99):>8.2f}"
         )
     print()
     answer_rate = r["posts"] * EVENTS_PER_REQUEST / r["seconds_to_answer"]
@@ -369,6 +417,12 @@ def report(args, r, load) -> int:
         )
     else:
         print(f"end to end: NOT FINISHED within {args.timeout:g} s")
+    if r["drain_seconds"]:
+        drained = args.requests * EVENTS_PER_REQUEST
+        print(
+            f"worker alone: a backlog of {drained:,} stored events into the timeline in "
+            f"{r['drain_seconds']:.2f} s = {drained / r['drain_seconds']:,.0f} events/s"
+        )
     print(
         f"events sent {r['sent']:,}, stored {r['stored']:,}, processed {r['processed']:,}, messages "
         f"{r['messages']:,}, timeline rows {r['timeline']:,}: lost {lost}, duplicated {r['duplicated']}"
