@@ -27,7 +27,7 @@ from crm import pubsub
 from customers.models import Consent, Customer, Interaction, SocialIdentity
 from customers.services import InteractionEntry, record_interactions
 
-from .inbox import IMAGE_TYPES, INBOX_CHANNEL, _checked_image, media_url
+from .inbox import IMAGE_TYPES, INBOX_CHANNEL, _checked_image, check_public_url, media_url
 from .models import Broadcast, BroadcastDelivery, BroadcastVariant, Channel
 
 logger = logging.getLogger(__name__)
@@ -177,6 +177,8 @@ def _checked_variants(channel: Channel, variants: list[VariantInput], errors: di
                 )
             else:
                 try:
+                    if channel.kind == Channel.Kind.LINE:
+                        check_public_url()
                     row["extension"] = _checked_image(variant.image)
                     row["image"] = variant.image
                 except ValidationError as exc:

@@ -133,6 +133,8 @@ def message_send(*, conversation: Conversation, actor, text: str = "", image=Non
         raise ValidationError({"text": _("A reply can be at most %(max)s characters.") % {"max": TEXT_MAX}})
     extension = _checked_image(image) if image is not None else ""
     conversation = Conversation.objects.select_for_update().select_related("channel").get(pk=conversation.pk)
+    if image is not None and conversation.channel.kind == Channel.Kind.LINE:
+        check_public_url()
     if wechat_window_closed(conversation):
         raise ValidationError({"text": window_closed_message()})
     now = timezone.now()
@@ -378,6 +380,18 @@ def _delivery_done(message, *, status, error="", provider_message_id=""):
     message.status, message.error = status, error[:500]
     if updated:
         conversation_notify(message.conversation_id)
+
+
+def check_public_url() -> None:
+    """LINE fetches the images we send from an https address of ours: there must be one."""
+    if not _public_url("/").startswith("https://"):
+        raise ValidationError(
+            {
+                "image": _(
+                    "Images cannot be sent to LINE until SOCIAL_PUBLIC_URL is set to the CRM's https address."
+                )
+            }
+        )
 
 
 def _public_url(path: str) -> str:

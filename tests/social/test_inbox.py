@@ -403,3 +403,12 @@ def test_a_long_thread_opens_on_its_newest_messages_and_pages_back(login, admin_
         HTTP_HX_TARGET="thread-older",
     ).content.decode()
     assert "message 0<" in older and "message 9<" in older and "message 10<" not in older
+
+
+def test_without_a_public_address_images_to_line_are_refused_clearly(conversation, agent, settings):
+    settings.SOCIAL_PUBLIC_URL = ""
+    settings.TICKETS_SITE_URL = ""
+    image = SimpleUploadedFile("photo.png", PNG_1x1, content_type="image/png")
+    with pytest.raises(ValidationError) as exc:
+        inbox.message_send(conversation=conversation, actor=agent, image=image)
+    assert "SOCIAL_PUBLIC_URL" in str(exc.value)
