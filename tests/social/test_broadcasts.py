@@ -306,3 +306,26 @@ def test_the_broadcast_list_costs_the_same_queries_however_many(
     client.get("/broadcasts/")
     with django_assert_max_num_queries(8):
         client.get("/broadcasts/")
+
+
+def test_adding_an_ab_variant_shows_one_more_message_and_saves_nothing(login, manager, line_channel):
+    response = login(manager).post(
+        "/broadcasts/new/?add=1",
+        {
+            "name": "AB",
+            "channel": line_channel.pk,
+            "tag_match": "any",
+            "variant-TOTAL_FORMS": ["1", "2"],
+            "variant-INITIAL_FORMS": "0",
+            "variant-MIN_NUM_FORMS": "1",
+            "variant-MAX_NUM_FORMS": "5",
+            "variant-0-label": "A",
+            "variant-0-percent": "50",
+            "variant-0-kind": "text",
+            "variant-0-text": "Version A",
+        },
+    )
+    page = response.content.decode()
+    assert page.count('data-testid="variant"') == 2 and "Version A" in page
+    assert 'action="/broadcasts/new/"' in page
+    assert not Broadcast.objects.exists()
