@@ -329,3 +329,23 @@ def test_adding_an_ab_variant_shows_one_more_message_and_saves_nothing(login, ma
     assert page.count('data-testid="variant"') == 2 and "Version A" in page
     assert 'action="/broadcasts/new/"' in page
     assert not Broadcast.objects.exists()
+
+
+def test_the_rate_limit_spaces_requests_evenly(monkeypatch):
+    clock = {"now": 1000.0}
+    slept = []
+    monkeypatch.setattr(broadcasts.time, "monotonic", lambda: clock["now"])
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(broadcasts.time, "sleep", sleep)
+    limiter = broadcasts._RateLimiter(100)
+    for _ in range(11):
+        limiter.wait()
+    assert clock["now"] - 1000.0 == pytest.approx(0.1)
+    assert len(slept) == 10
+    unlimited = broadcasts._RateLimiter(0)
+    unlimited.wait()
+    assert len(slept) == 10
