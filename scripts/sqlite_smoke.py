@@ -66,6 +66,7 @@ def main():
     call_command("seed_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     call_command("seed_sales_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     call_command("seed_inbox_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("seed_social_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     customer = Customer.objects.filter(contact_points__normalised="+886912345678").first()
     values = {"pk": customer.pk, "contact_pk": ContactPoint.objects.filter(customer=customer).first().pk}
     failures, requests = [], 0

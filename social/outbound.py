@@ -225,5 +225,27 @@ def _mark_sent(message: Message, provider_ids: str) -> None:
     )
 
 
+STALE_AFTER = timedelta(minutes=2)
+TOO_LATE = timedelta(hours=1)
+
+
+def stale_auto_replies() -> list[int]:
+    """Auto-replies still queued a while after they were made (the broker was down): worth sending if
+    less than an hour old; older ones are marked failed, an answer that late would confuse."""
+    now = timezone.now()
+    queued = Message.objects.filter(
+        direction=Message.Direction.OUT, status=Message.Status.QUEUED, data__has_key="auto_reply"
+    )
+    queued.filter(created_at__lt=now - TOO_LATE).update(
+        status=Message.Status.FAILED,
+        error=_("Not sent: the auto-reply would have been more than an hour late."),
+    )
+    return list(
+        queued.filter(created_at__lt=now - STALE_AFTER, created_at__gte=now - TOO_LATE).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+
+
 def _mark_failed(message: Message, exc: ProviderError) -> None:
     Message.objects.filter(pk=message.pk).update(status=Message.Status.FAILED, error=str(exc)[:2000])

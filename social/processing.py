@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,8 +54,13 @@ class FollowUps:
         self.conversation_ids |= other.conversation_ids
 
 
-def inbound_events_process(*, event_ids=None, batch_size: int = BATCH_SIZE) -> dict:
-    """Process pending events (these ids first, then the oldest others up to batch_size)."""
+def inbound_events_process(
+    *, event_ids=None, batch_size: int = BATCH_SIZE, follow_ups_enabled: bool = True
+) -> dict:
+    """Process pending events (these ids first, then the oldest others up to batch_size).
+
+    follow_ups_enabled=False skips the provider calls (profiles, media, replies): for demo seeding.
+    """
     follow_ups = FollowUps()
     with transaction.atomic():
         events = _claim(event_ids, batch_size)
@@ -85,7 +90,8 @@ def inbound_events_process(*, event_ids=None, batch_size: int = BATCH_SIZE) -> d
             InboundEvent.objects.filter(pk=event.pk).update(
                 status=InboundEvent.Status.FAILED, attempts=F("attempts") + 1, error=error, processed_at=now
             )
-        transaction.on_commit(lambda: _enqueue_follow_ups(follow_ups))
+        if follow_ups_enabled:
+            transaction.on_commit(lambda: _enqueue_follow_ups(follow_ups))
     return {"processed": len(done), "failed": len(failed), "more": len(events) >= batch_size}
 
 
@@ -112,8 +118,8 @@ def _enqueue_follow_ups(follow_ups: FollowUps) -> None:
             tasks.fetch_media.delay(follow_ups.media_message_ids)
         if follow_ups.send_message_ids:
             tasks.send_queued_messages.delay(follow_ups.send_message_ids)
-    except Exception:
-        logger.warning("social: could not enqueue follow-ups (broker down?)", exc_info=True)
+    except Exception as exc:  # broker down, or (eager mode) the provider unreachable: retried later
+        logger.warning("social: follow-ups not done now: %s", exc)
     if follow_ups.conversation_ids:
         _publish_new_messages(follow_ups.conversation_ids)
 
@@ -261,7 +267,7 @@ def _identities(
         identity.external_id: identity
         for identity in SocialIdentity.objects.filter(
             provider=provider, channel=str(channel.pk), external_id__in=user_ids
-        ).select_related("customer")
+        )
     }
     first_seen = {}
     for inbound in inbounds:
@@ -291,9 +297,7 @@ def _identity_create(channel: Channel, provider: str, user_id: str, at) -> Socia
                 followed_at=at,
             )
     except IntegrityError:  # another worker created it a moment ago: use theirs
-        return SocialIdentity.objects.select_related("customer").get(
-            provider=provider, channel=str(channel.pk), external_id=user_id
-        )
+        return SocialIdentity.objects.get(provider=provider, channel=str(channel.pk), external_id=user_id)
 
 
 def _apply_follow_state(channel, inbounds, identities, follow_ups) -> None:
@@ -313,26 +317,22 @@ def _apply_follow_state(channel, inbounds, identities, follow_ups) -> None:
 
 def _conversations(channel, inbounds, identities) -> dict[int, Conversation]:
     """The conversation of each identity, created when new, locked (ordered by pk) for the counters."""
-    wanted = {identities[i.user_id] for i in inbounds}
-    Conversation.objects.bulk_create(
-        [
-            Conversation(
-                channel=channel,
-                customer_id=identity.customer_id,
-                identity=identity,
-                team=channel.team,
-            )
-            for identity in wanted
-        ],
-        ignore_conflicts=True,
-    )
-    by_identity = {
-        c.identity_id: c
-        for c in Conversation.objects.select_for_update(of=("self",))
-        .filter(channel=channel, identity__in=[i.pk for i in wanted])
-        .select_related("customer")
-        .order_by("pk")
-    }
+    wanted = {identities[i.user_id].pk: identities[i.user_id] for i in inbounds}
+    locked = Conversation.objects.select_for_update().filter(channel=channel, identity_id__in=list(wanted))
+    by_identity = {c.identity_id: c for c in locked.order_by("pk")}
+    missing = [identity for pk, identity in wanted.items() if pk not in by_identity]
+    if missing:
+        Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    channel=channel, customer_id=i.customer_id, identity_id=i.pk, team_id=channel.team_id
+                )
+                for i in missing
+            ],
+            ignore_conflicts=True,
+        )
+        new = locked.filter(identity_id__in=[i.pk for i in missing]).order_by("pk")
+        by_identity.update({c.identity_id: c for c in new})
     return by_identity
 
 
@@ -345,25 +345,52 @@ def _update_conversations(conversations, changes, replies) -> None:
             at = inbound.occurred_at
             if conversation.last_message_at is None or at > conversation.last_message_at:
                 conversation.last_message_at = at
+            # WeChat's 48-hour window starts when the follower acted; the callback arrives within seconds.
+            received = inbound.received_at or at
             writes = inbound.action in COUNTS_AS_INBOUND or inbound.action == normalise.FOLLOW
-            if writes and (conversation.last_inbound_at is None or at > conversation.last_inbound_at):
-                conversation.last_inbound_at = at
+            if writes and (conversation.last_inbound_at is None or received > conversation.last_inbound_at):
+                conversation.last_inbound_at = received
             if inbound.action in COUNTS_AS_INBOUND:
                 conversation.unread_count += 1
                 if conversation.status == Conversation.Status.CLOSED:
                     conversation.status = Conversation.Status.OPEN
             usable_token = inbound.reply_token and not inbound.standby and inbound.source_type == "user"
-            received = inbound.received_at or at
             if usable_token and (
                 conversation.reply_token_at is None or received >= conversation.reply_token_at
             ):
                 conversation.reply_token, conversation.reply_token_at = inbound.reply_token, received
         touched[conversation.pk] = conversation
     if touched:
-        Conversation.objects.bulk_update(
-            touched.values(),
-            ["last_message_at", "last_inbound_at", "unread_count", "status", "reply_token", "reply_token_at"],
-        )
+        _conversations_save_state(list(touched.values()))
+
+
+STATE_FIELDS = [
+    "last_message_at",
+    "last_inbound_at",
+    "unread_count",
+    "status",
+    "reply_token",
+    "reply_token_at",
+]
+
+
+def _conversations_save_state(conversations: list[Conversation]) -> None:
+    """One UPDATE ... FROM unnest(arrays) on PostgreSQL (bulk_update's CASE WHEN is slow for hundreds of rows)."""
+    if connection.vendor != "postgresql":
+        Conversation.objects.bulk_update(conversations, STATE_FIELDS)
+        return
+    sql = (
+        "UPDATE social_conversation AS c SET last_message_at = v.last_message_at, last_inbound_at = v.last_inbound_at, "
+        "unread_count = v.unread_count, status = v.status, reply_token = v.reply_token, "
+        "reply_token_at = v.reply_token_at FROM ("
+        "SELECT unnest(%s::bigint[]) AS id, unnest(%s::timestamptz[]) AS last_message_at, "
+        "unnest(%s::timestamptz[]) AS last_inbound_at, unnest(%s::integer[]) AS unread_count, "
+        "unnest(%s::text[]) AS status, unnest(%s::text[]) AS reply_token, "
+        "unnest(%s::timestamptz[]) AS reply_token_at) AS v WHERE c.id = v.id"
+    )
+    columns = [[c.pk for c in conversations]] + [[getattr(c, f) for c in conversations] for f in STATE_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, columns)
 
 
 def _unsend(conversation, inbound) -> None:

@@ -38,6 +38,9 @@ def sweep_pending_events(**kwargs):
     )
     for start in range(0, len(ids), SWEEP_CHUNK):
         process_events.delay(ids[start : start + SWEEP_CHUNK])
+    replies = outbound.stale_auto_replies()
+    if replies:
+        send_queued_messages.delay(replies)
     return len(ids)
 
 

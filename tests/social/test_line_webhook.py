@@ -135,3 +135,75 @@ def test_the_webhook_answers_with_a_constant_number_of_queries(
     with django_assert_max_num_queries(3):  # savepoint, INSERT ... RETURNING, release
         assert post_line(line_channel, body, run_on_commit=False).status_code == 200
     assert InboundEvent.objects.count() == 10
+
+
+def test_an_event_that_cannot_be_processed_is_marked_failed_and_the_others_go_through(
+    post_line, line_channel, fake_line, monkeypatch
+):
+    from social import normalise
+
+    real = normalise.from_line
+
+    def fragile(event):
+        if event.get("webhookEventId") == "01BROKEN":
+            raise ValueError("unexpected payload")
+        return real(event)
+
+    monkeypatch.setattr(normalise, "from_line", fragile)
+    good = line_events("message_text")[0]
+    broken = dict(good, webhookEventId="01BROKEN")
+    post_line(line_channel, json.dumps({"destination": "x", "events": [good, broken]}).encode())
+    statuses = dict(InboundEvent.objects.values_list("event_key", "status"))
+    assert statuses == {"01HFAKE0000000000000000003": "processed", "01BROKEN": "failed"}
+    assert "unexpected payload" in InboundEvent.objects.get(event_key="01BROKEN").error
+    assert Message.objects.count() == 1
+
+
+def test_an_admin_sends_failed_events_through_again(
+    login, admin_user, post_line, line_channel, fake_line, django_capture_on_commit_callbacks
+):
+    post_line(line_channel, "message_text")
+    InboundEvent.objects.update(status="failed", error="boom")
+    Message.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        login(admin_user).post(reverse("social:channel-events-retry", args=[line_channel.pk]))
+    assert InboundEvent.objects.get().status == "processed"
+    assert Message.objects.count() == 1
+
+
+def test_auto_replies_stranded_by_a_broker_outage_are_sent_by_the_sweeper_unless_too_late(
+    post_line, line_channel, fake_line, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from social import tasks
+    from social.models import AutoReplyRule
+
+    AutoReplyRule.objects.create(
+        channel=line_channel, name="p", match="contains", pattern="price", reply_text="Prices"
+    )
+    monkeypatch.setattr(
+        tasks.send_queued_messages, "delay", lambda *a, **k: (_ for _ in ()).throw(OSError("down"))
+    )
+    post_line(line_channel, "message_text")
+    out = Message.objects.get(direction="out")
+    assert out.status == "queued"
+    monkeypatch.undo()
+    Message.objects.filter(pk=out.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep_pending_events()
+    out.refresh_from_db()
+    assert out.status == "sent"
+    stale = Message.objects.create(
+        conversation=out.conversation,
+        direction="out",
+        text="late",
+        status="queued",
+        data={"auto_reply": "p"},
+        created_at=timezone.now() - timedelta(hours=2),
+    )
+    tasks.sweep_pending_events()
+    stale.refresh_from_db()
+    assert stale.status == "failed" and "an hour late" in stale.error
