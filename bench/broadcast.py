@@ -5,7 +5,7 @@
 
 Builds (once, then reuses) a LINE channel with --recipients followers who all granted marketing
 consent and carry the tag "bench-broadcast", starts the fake LINE server of the tests on 127.0.0.1,
-and sends a broadcast to them --runs times through social.broadcasts.broadcast_run, which is what the
+and sends a broadcast to them --runs times through social.broadcast_sending.broadcast_run, which is what the
 Celery task runs: deliveries prepared, 200 multicasts of 500 user ids over one kept-alive connection,
 each batch's deliveries marked and its 500 timeline entries written in one transaction.
 
@@ -162,7 +162,7 @@ def one_run(server, channel, tag, *, rate: float, label: str) -> dict:
     from django.conf import settings
 
     from crm.models import User
-    from social import broadcasts
+    from social import broadcast_sending
     from social.models import Broadcast, BroadcastVariant
 
     settings.SOCIAL_BROADCAST_REQUESTS_PER_SECOND = rate
@@ -174,9 +174,9 @@ def one_run(server, channel, tag, *, rate: float, label: str) -> dict:
     BroadcastVariant.objects.create(broadcast=broadcast, label="A", percent=100, text="週年慶 8 折")
     sends, batches = [], []
     real_send, real_done, real_prepare = (
-        broadcasts._send_batch,
-        broadcasts._batch_done,
-        broadcasts.deliveries_prepare,
+        broadcast_sending._send_batch,
+        broadcast_sending._batch_done,
+        broadcast_sending.deliveries_prepare,
     )
     prepared = {}
 
@@ -201,7 +201,7 @@ def one_run(server, channel, tag, *, rate: float, label: str) -> dict:
         finally:
             prepared["ms"] = (time.perf_counter() - started) * 1000
 
-    broadcasts._send_batch, broadcasts._batch_done, broadcasts.deliveries_prepare = (
+    broadcast_sending._send_batch, broadcast_sending._batch_done, broadcast_sending.deliveries_prepare = (
         timed_send,
         timed_done,
         timed_prepare,
@@ -210,9 +210,9 @@ def one_run(server, channel, tag, *, rate: float, label: str) -> dict:
     load = os.getloadavg()[0]
     started = time.perf_counter()
     try:
-        outcome = broadcasts.broadcast_run(broadcast_id=broadcast.pk, budget_seconds=3600)
+        outcome = broadcast_sending.broadcast_run(broadcast_id=broadcast.pk, budget_seconds=3600)
     finally:
-        broadcasts._send_batch, broadcasts._batch_done, broadcasts.deliveries_prepare = (
+        broadcast_sending._send_batch, broadcast_sending._batch_done, broadcast_sending.deliveries_prepare = (
             real_send,
             real_done,
             real_prepare,

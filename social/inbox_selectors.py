@@ -3,7 +3,7 @@
 import re
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from crm import roles
 from customers.models import ContactPoint, Customer
@@ -56,7 +56,7 @@ def inbox_list(*, user, folder: str = "unassigned", q: str = "", status: str = "
             | Q(pk__in=Message.objects.filter(text__icontains=q).values("conversation_id"))
         )
     return queryset.select_related("channel", "customer", "identity", "assignee", "team").order_by(
-        "-last_message_at", "-id"
+        F("last_message_at").desc(nulls_last=True), "-id"
     )
 
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import inbox
+from . import inbox_delivery as delivery
 
 RETRY_DELAYS = (2, 10, 30, 120)  # seconds: LINE's 429s and 5xx are usually short
 
@@ -13,13 +13,13 @@ def message_deliver(self, message_id=None, **kwargs):
     if self.request.is_eager:  # the embedded demo and tests: retry at once, in the same call
         for attempt in range(len(RETRY_DELAYS) + 1):
             try:
-                inbox.message_deliver(message_id=message_id, final_attempt=attempt == len(RETRY_DELAYS))
+                delivery.message_deliver(message_id=message_id, final_attempt=attempt == len(RETRY_DELAYS))
                 return
-            except inbox.DeliveryError:
+            except delivery.DeliveryError:
                 continue
         return
     final = self.request.retries >= len(RETRY_DELAYS)
     try:
-        inbox.message_deliver(message_id=message_id, final_attempt=final)
-    except inbox.DeliveryError as exc:
+        delivery.message_deliver(message_id=message_id, final_attempt=final)
+    except delivery.DeliveryError as exc:
         raise self.retry(countdown=RETRY_DELAYS[self.request.retries], exc=exc) from None

@@ -21,3 +21,10 @@
   });
   document.addEventListener("DOMContentLoaded", function () { scrollDown(document); });
 })();
+// The row of the conversation opened (by htmx, without reloading the list) is the highlighted one.
+document.addEventListener("click", function (event) {
+  const row = event.target.closest(".inbox-row");
+  if (!row) { return; }
+  document.querySelectorAll(".inbox-row.active").forEach(function (other) { other.classList.remove("active"); });
+  row.classList.add("active");
+});

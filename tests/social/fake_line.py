@@ -147,7 +147,11 @@ class FakeLine:
             )
         match = re.fullmatch(r"/v2/bot/user/([^/]+)/linkToken", path)
         if method == "POST" and match:  # account link (h-inbox)
-            return 200, {"Content-Type": "application/json"}, _json({"linkToken": f"link-{match.group(1)[-6:]}"})
+            return (
+                200,
+                {"Content-Type": "application/json"},
+                _json({"linkToken": f"link-{match.group(1)[-6:]}"}),
+            )
         if method == "GET" and path == "/v2/bot/info":
             return 200, {"Content-Type": "application/json"}, _json(self.bot)
         match = re.fullmatch(r"/v2/bot/profile/([^/]+)", path)

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from customers.models import Consent, Customer, Interaction, SocialIdentity, Tag
-from social import broadcasts
+from social import broadcast_sending, broadcasts
 from social.broadcasts import VariantInput
 from social.models import Broadcast, BroadcastDelivery
 
@@ -159,15 +159,15 @@ def test_pausing_stops_between_batches_and_resuming_sends_the_rest_once(
 ):
     followers(line_channel, 1100, tag=vip)
     broadcast = draft(manager, line_channel, tags=[vip])
-    real_batch_done = broadcasts._batch_done
+    real_batch_done = broadcast_sending._batch_done
 
     def pause_after_first_batch(*args):
         real_batch_done(*args)
         if not Broadcast.objects.filter(pk=broadcast.pk, status="paused").exists():
             broadcasts.broadcast_pause(broadcast=broadcast, actor=manager)
-        monkeypatch.setattr(broadcasts, "_batch_done", real_batch_done)
+        monkeypatch.setattr(broadcast_sending, "_batch_done", real_batch_done)
 
-    monkeypatch.setattr(broadcasts, "_batch_done", pause_after_first_batch)
+    monkeypatch.setattr(broadcast_sending, "_batch_done", pause_after_first_batch)
     with django_capture_on_commit_callbacks(execute=True):
         broadcasts.broadcast_send(broadcast=broadcast, actor=manager)
     broadcast.refresh_from_db()
@@ -186,7 +186,7 @@ def test_a_cancelled_broadcast_sends_nothing_more(manager, line_channel, fake_li
     broadcasts.broadcast_send(broadcast=broadcast, actor=manager, at=timezone.now() + dt.timedelta(hours=1))
     broadcasts.broadcast_cancel(broadcast=broadcast, actor=manager)
     assert broadcasts.broadcasts_start_due(now=timezone.now() + dt.timedelta(hours=2)) == 0
-    assert broadcasts.broadcast_run(broadcast_id=broadcast.pk) == "stopped"
+    assert broadcast_sending.broadcast_run(broadcast_id=broadcast.pk) == "stopped"
     assert fake_line.calls() == []
     with pytest.raises(ValidationError):
         broadcasts.broadcast_send(broadcast=broadcast, actor=manager)
@@ -306,3 +306,46 @@ def test_the_broadcast_list_costs_the_same_queries_however_many(
     client.get("/broadcasts/")
     with django_assert_max_num_queries(8):
         client.get("/broadcasts/")
+
+
+def test_adding_an_ab_variant_shows_one_more_message_and_saves_nothing(login, manager, line_channel):
+    response = login(manager).post(
+        "/broadcasts/new/?add=1",
+        {
+            "name": "AB",
+            "channel": line_channel.pk,
+            "tag_match": "any",
+            "variant-TOTAL_FORMS": ["1", "2"],
+            "variant-INITIAL_FORMS": "0",
+            "variant-MIN_NUM_FORMS": "1",
+            "variant-MAX_NUM_FORMS": "5",
+            "variant-0-label": "A",
+            "variant-0-percent": "50",
+            "variant-0-kind": "text",
+            "variant-0-text": "Version A",
+        },
+    )
+    page = response.content.decode()
+    assert page.count('data-testid="variant"') == 2 and "Version A" in page
+    assert 'action="/broadcasts/new/"' in page
+    assert not Broadcast.objects.exists()
+
+
+def test_the_rate_limit_spaces_requests_evenly(monkeypatch):
+    clock = {"now": 1000.0}
+    slept = []
+    monkeypatch.setattr(broadcast_sending.time, "monotonic", lambda: clock["now"])
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(broadcast_sending.time, "sleep", sleep)
+    limiter = broadcast_sending._RateLimiter(100)
+    for _ in range(11):
+        limiter.wait()
+    assert clock["now"] - 1000.0 == pytest.approx(0.1)
+    assert len(slept) == 10
+    unlimited = broadcast_sending._RateLimiter(0)
+    unlimited.wait()
+    assert len(slept) == 10

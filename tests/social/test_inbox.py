@@ -389,3 +389,26 @@ def test_typing_a_search_keeps_the_folder(login, admin_user, line_channel):
     text = body.content.decode()
     assert text.startswith('\n<div id="conversation-list"') or 'id="conversation-list"' in text[:200]
     assert "Mine" in text and "Someone else" not in text
+
+
+def test_a_long_thread_opens_on_its_newest_messages_and_pages_back(login, admin_user, line_channel):
+    conversation = conversation_for(line_channel, messages=[f"message {index}" for index in range(60)])
+    client = login(admin_user)
+    page = client.get(f"/inbox/{conversation.pk}/").content.decode()
+    assert "message 59" in page and "message 9<" not in page and "Earlier messages" in page
+    oldest_shown = conversation.messages.order_by("created_at", "id")[10]
+    older = client.get(
+        f"/inbox/{conversation.pk}/?before={oldest_shown.pk}",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="thread-older",
+    ).content.decode()
+    assert "message 0<" in older and "message 9<" in older and "message 10<" not in older
+
+
+def test_without_a_public_address_images_to_line_are_refused_clearly(conversation, agent, settings):
+    settings.SOCIAL_PUBLIC_URL = ""
+    settings.TICKETS_SITE_URL = ""
+    image = SimpleUploadedFile("photo.png", PNG_1x1, content_type="image/png")
+    with pytest.raises(ValidationError) as exc:
+        inbox.message_send(conversation=conversation, actor=agent, image=image)
+    assert "SOCIAL_PUBLIC_URL" in str(exc.value)

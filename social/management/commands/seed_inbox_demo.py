@@ -1,8 +1,10 @@
 """python manage.py seed_inbox_demo: conversations in the inbox and a broadcast draft for the demo."""
 
 import datetime as dt
+from io import StringIO
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -10,7 +12,8 @@ from django.utils import timezone
 from customers.models import Customer, SocialIdentity, Tag
 from social.models import Broadcast, BroadcastVariant, Channel, Conversation, Message
 
-CHANNEL_NAME = "Demo LINE OA"
+CHANNEL_NAME = "Demo shop LINE"  # seed_social_demo's channel: one demo LINE account, not two
+BROADCAST_NAME = "週年慶 8 折 (demo)"
 DEMO_IDENTITY_CHANNEL = "demo-line-oa"  # what customers' seed_demo writes on its LINE identities
 THREADS = [
     ["你好,請問週末有營業嗎?", "我想預約週六下午"],
@@ -22,30 +25,24 @@ THREADS = [
 
 
 class Command(BaseCommand):
-    help = (
-        "Give the demo a LINE channel with a few open conversations and a broadcast draft. Safe to run again."
-    )
+    help = "Give the demo LINE channel (seed_social_demo) more conversations and a broadcast draft. Safe to run again."
 
     @transaction.atomic
     def handle(self, *args, **options):
         User = get_user_model()
+        call_command("seed_social_demo", stdout=StringIO())
+        channel = Channel.objects.get(kind=Channel.Kind.LINE, name=CHANNEL_NAME)
         team_user = User.objects.filter(username="agent").first()
-        channel, _created = Channel.objects.get_or_create(
-            kind=Channel.Kind.LINE,
-            name=CHANNEL_NAME,
-            defaults={"team": team_user.team if team_user else None},
-        )
-        if not channel.credentials:
-            channel.set_credentials({"channel_secret": "demo-secret", "access_token": "demo-token"})
-            channel.save()
         SocialIdentity.objects.filter(provider="line", channel=DEMO_IDENTITY_CHANNEL).update(
             channel=str(channel.pk)
         )
-        if Conversation.objects.filter(channel=channel).exists():
+        if Broadcast.objects.filter(name=BROADCAST_NAME).exists():
             self.stdout.write("Inbox demo already there.")
             return
+        taken = Conversation.objects.filter(channel=channel).values("identity_id")
         identities = list(
             SocialIdentity.objects.filter(provider="line", channel=str(channel.pk), followed=True)
+            .exclude(pk__in=taken)
             .select_related("customer")
             .order_by("id")[: len(THREADS)]
         )
@@ -58,7 +55,7 @@ class Command(BaseCommand):
                     customer=customer,
                     provider="line",
                     channel=str(channel.pk),
-                    external_id=f"Udemo{index:028d}",
+                    external_id=f"Uinboxdemo{index:023d}",
                     display_name=customer.name,
                     followed_at=timezone.now(),
                 )
@@ -86,7 +83,7 @@ class Command(BaseCommand):
                     created_at=started + dt.timedelta(minutes=offset),
                 )
         manager = User.objects.filter(username="manager").first()
-        broadcast = Broadcast.objects.create(name="週年慶 8 折 (demo)", channel=channel, created_by=manager)
+        broadcast = Broadcast.objects.create(name=BROADCAST_NAME, channel=channel, created_by=manager)
         vip = Tag.objects.filter(name="VIP").first()
         if vip:
             broadcast.tags.add(vip)
