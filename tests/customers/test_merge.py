@@ -397,3 +397,49 @@ def test_the_kept_records_merge_page_lists_its_merges_with_undo(pair, manager, l
     body = login(manager).get(f"/customers/{kept.pk}/merge/").content.decode()
 
     assert "王曉明" in body and 'data-testid="merge-undo"' in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_racing_a_merge_is_either_carried_over_or_refused_never_lost(seed_data, rep, manager):
+    from customers.services import customer_update
+
+    kept = CustomerFactory(name="Chen Amy", owner=rep)
+    other = CustomerFactory(name="Amy Chen", owner=rep)
+    barrier = threading.Barrier(2)
+    outcomes = {}
+
+    def edit():
+        try:
+            barrier.wait(timeout=10)
+            customer_update(customer=Customer(pk=other.pk), actor=rep, name="Amy Chen-Lin")
+            outcomes["edit"] = "saved"
+        except ValidationError:
+            outcomes["edit"] = "refused"
+        finally:
+            connections.close_all()
+
+    def merge():
+        try:
+            barrier.wait(timeout=10)
+            customer_merge(
+                actor=manager,
+                winner=Customer(pk=kept.pk),
+                loser=Customer(pk=other.pk),
+                choices={"name": "loser"},
+            )
+            outcomes["merge"] = "merged"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=edit), threading.Thread(target=merge)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert outcomes.get("merge") == "merged"
+    kept.refresh_from_db()
+    if outcomes.get("edit") == "saved":  # the edit committed first and the merge took its value
+        assert kept.name == "Amy Chen-Lin"
+    else:
+        assert outcomes.get("edit") == "refused" and kept.name == "Amy Chen"
