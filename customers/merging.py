@@ -9,6 +9,7 @@ the ids of every row moved and the winner's values before, which is what undo ne
 """
 
 from datetime import timedelta
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -94,11 +95,13 @@ def customer_merge(
         moved = {provider.key: provider.move(loser=loser, winner=winner) for provider in registry.providers()}
         loser.merged_into = winner
         loser.save(update_fields=["merged_into", "updated_at"])
-        _candidates_settle(winner, loser, actor)
+        # After the commit, in its own statements: the nightly scan locks candidate rows in its own
+        # order and waits for the customers locked here, so touching them here could deadlock with it.
+        transaction.on_commit(partial(_candidates_settle, winner.pk, loser.pk, _user(actor)))
         merge = CustomerMerge.objects.create(
             winner=winner,
             loser=loser,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=_user(actor),
             choices=choices,
             snapshot={"winner_fields": before, "merged_fields": after, "moved": moved},
             counts=_counts(moved),
@@ -123,17 +126,32 @@ def _counts(moved: dict) -> dict:
     return counts
 
 
-def _candidates_settle(winner, loser, actor) -> None:
+def _user(actor):
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _candidates_settle(winner_id: int, loser_id: int, actor) -> None:
     """The merged pair is resolved; other open pairs of the loser are dropped (the next scan finds
     them again against the kept record)."""
-    low, high = sorted((winner.pk, loser.pk))
+    low, high = sorted((winner_id, loser_id))
     DuplicateCandidate.objects.filter(customer_a_id=low, customer_b_id=high).update(
-        status=DuplicateCandidate.Status.MERGED,
-        resolved_by=actor if actor is not None and actor.is_authenticated else None,
-        resolved_at=timezone.now(),
+        status=DuplicateCandidate.Status.MERGED, resolved_by=actor, resolved_at=timezone.now()
     )
-    DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).filter(customer_a=loser).delete()
-    DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).filter(customer_b=loser).delete()
+    open_pairs = DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN)
+    open_pairs.filter(customer_a_id=loser_id).delete()
+    open_pairs.filter(customer_b_id=loser_id).delete()
+
+
+def _pair_remember_distinct(winner_id: int, loser_id: int, actor, when) -> None:
+    """An undone merge was a mistake: remember the pair as two people, found by the scan or not."""
+    low, high = sorted((winner_id, loser_id))
+    resolved = {"status": DuplicateCandidate.Status.NOT_DUPLICATE, "resolved_by": actor, "resolved_at": when}
+    DuplicateCandidate.objects.update_or_create(
+        customer_a_id=low,
+        customer_b_id=high,
+        defaults=resolved,
+        create_defaults={"reason": DuplicateCandidate.Reason.MANUAL, "score": 0, **resolved},
+    )
 
 
 # Rows can still reach a merged-away record just after its merge: a write that was waiting for the
@@ -217,25 +235,10 @@ def customer_merge_undo(*, actor, merge: CustomerMerge) -> CustomerMerge:
         loser.merged_into = None
         loser.save(update_fields=["merged_into", "updated_at"])
         merge.undone_at = timezone.now()
-        merge.undone_by = actor if actor is not None and actor.is_authenticated else None
+        merge.undone_by = _user(actor)
         merge.save(update_fields=["undone_at", "undone_by"])
-        # An undone merge was a mistake: remember the pair as two people, found by the scan or not.
-        low, high = sorted((winner.pk, loser.pk))
-        DuplicateCandidate.objects.update_or_create(
-            customer_a_id=low,
-            customer_b_id=high,
-            defaults={
-                "status": DuplicateCandidate.Status.NOT_DUPLICATE,
-                "resolved_by": merge.undone_by,
-                "resolved_at": merge.undone_at,
-            },
-            create_defaults={
-                "reason": DuplicateCandidate.Reason.MANUAL,
-                "score": 0,
-                "status": DuplicateCandidate.Status.NOT_DUPLICATE,
-                "resolved_by": merge.undone_by,
-                "resolved_at": merge.undone_at,
-            },
+        transaction.on_commit(
+            partial(_pair_remember_distinct, winner.pk, loser.pk, merge.undone_by, merge.undone_at)
         )
         for customer, other in ((winner, loser), (loser, winner)):
             record_interaction(

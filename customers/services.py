@@ -308,6 +308,8 @@ def customer_update(*, customer: Customer, actor, tags=None, **changes) -> Custo
         if not changes["name"]:
             raise ValidationError({"name": _("Enter the customer's name.")})
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.merged_into_id:  # merged while the form was open: the edit would be lost on a hidden record
+        raise ValidationError(_("This customer was merged into another record; edit that one instead."))
     changed, attributes_changed = [], False
     for name, value in changes.items():
         if getattr(customer, name) != value:

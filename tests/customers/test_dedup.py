@@ -66,7 +66,9 @@ def test_a_pair_marked_not_a_duplicate_stays_so_after_the_next_scan(rep, manager
 
 
 @pytest.mark.django_db
-def test_a_pair_no_longer_matching_and_merged_records_drop_out(rep, manager):
+def test_a_pair_no_longer_matching_and_merged_records_drop_out(
+    rep, manager, django_capture_on_commit_callbacks
+):
     CustomerFactory(owner=rep, phones=["0912-000-111"])
     b = CustomerFactory(owner=rep, phones=["0912-000-111"])
     c = CustomerFactory(owner=rep, emails=["c@example.com"])
@@ -74,7 +76,8 @@ def test_a_pair_no_longer_matching_and_merged_records_drop_out(rep, manager):
     dedup.duplicates_scan()
 
     ContactPoint.objects.filter(customer=b).update(normalised="+886912999999")
-    customer_merge(actor=manager, winner=c, loser=d)
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_merge(actor=manager, winner=c, loser=d)
     dedup.duplicates_scan()
 
     assert not DuplicateCandidate.objects.filter(status="open").exists()
@@ -142,3 +145,56 @@ def test_scan_now_runs_the_scan(rep, manager, login, django_capture_on_commit_ca
 
     assert response.status_code == 302
     assert DuplicateCandidate.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scans_and_merges_running_together_neither_deadlock_nor_fail(seed_data, rep, manager):
+    import threading
+
+    from django.db import connections
+
+    from customers.models import Customer
+
+    pairs = []
+    for index in range(6):
+        a = CustomerFactory(owner=rep, phones=[f"0912-100-{index:03d}"])
+        b = CustomerFactory(owner=rep, phones=[f"0912-100-{index:03d}"])
+        pairs.append((a.pk, b.pk))
+    dedup.duplicates_scan()
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def scan():
+        try:
+            barrier.wait(timeout=10)
+            for _ in range(3):
+                dedup.duplicates_scan()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    def merge(chunk):
+        try:
+            barrier.wait(timeout=10)
+            for first, second in chunk:
+                customer_merge(actor=manager, winner=Customer(pk=first), loser=Customer(pk=second))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=scan),
+        threading.Thread(target=merge, args=(pairs[:3],)),
+        threading.Thread(target=merge, args=(pairs[3:],)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert Customer.objects.filter(merged_into__isnull=False).count() == 6
+    assert DuplicateCandidate.objects.filter(status="merged").count() == 6
+    assert not DuplicateCandidate.objects.filter(status="open").exists()

@@ -106,13 +106,14 @@ def test_merged_record_disappears_from_the_list_and_its_page_leads_to_the_kept_o
 
 
 @pytest.mark.django_db
-def test_undo_puts_every_row_back_and_restores_the_fields(pair, manager):
+def test_undo_puts_every_row_back_and_restores_the_fields(pair, manager, django_capture_on_commit_callbacks):
     kept, other = pair
     counts_before = {c.pk: _holdings(c) for c in (kept, other)}
     merge = customer_merge(actor=manager, winner=kept, loser=other, choices={"name": "loser"})
     InteractionFactory(customer=kept, summary="after the merge")
 
-    customer_merge_undo(actor=manager, merge=merge)
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_merge_undo(actor=manager, merge=merge)
 
     kept.refresh_from_db()
     other.refresh_from_db()
@@ -122,7 +123,8 @@ def test_undo_puts_every_row_back_and_restores_the_fields(pair, manager):
     merge.refresh_from_db()
     assert merge.undone_at is not None and merge.undone_by == manager
     low, high = sorted((kept.pk, other.pk))
-    assert DuplicateCandidate.objects.filter(customer_a_id=low, customer_b_id=high).count() in (0, 1)
+    remembered = DuplicateCandidate.objects.get(customer_a_id=low, customer_b_id=high)
+    assert remembered.status == "not_duplicate" and remembered.resolved_by == manager
 
 
 @pytest.mark.django_db
@@ -397,3 +399,49 @@ def test_the_kept_records_merge_page_lists_its_merges_with_undo(pair, manager, l
     body = login(manager).get(f"/customers/{kept.pk}/merge/").content.decode()
 
     assert "王曉明" in body and 'data-testid="merge-undo"' in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_racing_a_merge_is_either_carried_over_or_refused_never_lost(seed_data, rep, manager):
+    from customers.services import customer_update
+
+    kept = CustomerFactory(name="Chen Amy", owner=rep)
+    other = CustomerFactory(name="Amy Chen", owner=rep)
+    barrier = threading.Barrier(2)
+    outcomes = {}
+
+    def edit():
+        try:
+            barrier.wait(timeout=10)
+            customer_update(customer=Customer(pk=other.pk), actor=rep, name="Amy Chen-Lin")
+            outcomes["edit"] = "saved"
+        except ValidationError:
+            outcomes["edit"] = "refused"
+        finally:
+            connections.close_all()
+
+    def merge():
+        try:
+            barrier.wait(timeout=10)
+            customer_merge(
+                actor=manager,
+                winner=Customer(pk=kept.pk),
+                loser=Customer(pk=other.pk),
+                choices={"name": "loser"},
+            )
+            outcomes["merge"] = "merged"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=edit), threading.Thread(target=merge)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert outcomes.get("merge") == "merged"
+    kept.refresh_from_db()
+    if outcomes.get("edit") == "saved":  # the edit committed first and the merge took its value
+        assert kept.name == "Amy Chen-Lin"
+    else:
+        assert outcomes.get("edit") == "refused" and kept.name == "Amy Chen"

@@ -195,3 +195,25 @@ def test_admin_records_a_consent_change_with_its_source_and_an_earlier_time(cust
     assert "still to come" in future.content.decode()
     page = client.get(f"/customers/{customer.pk}/privacy/").content.decode()
     assert "Signed withdrawal form" in page
+
+
+@pytest.mark.django_db
+def test_privacy_page_shows_holdings_consents_and_requests_in_few_queries(
+    rich_customer, admin_user, login, django_assert_max_num_queries
+):
+    client = login(admin_user)
+    for index in range(5):
+        consent_record(
+            customer=rich_customer,
+            actor=admin_user,
+            purpose="service",
+            granted=bool(index % 2),
+            source=f"s{index}",
+        )
+    privacy.customer_data_export(actor=admin_user, customer=rich_customer)
+
+    with django_assert_max_num_queries(20):
+        response = client.get(f"/customers/{rich_customer.pk}/privacy/")
+
+    body = response.content.decode()
+    assert body.count("<tr><td") >= 6 and 'data-testid="dsr-row"' in body
