@@ -106,6 +106,10 @@ def test_the_list_page_export_takes_the_current_filter_and_downloads(
     client = login(manager)
     listing = client.get(reverse("customers:list"), {"q": "王"}).content.decode()
     assert 'href="/customers/export/?q=%E7%8E%8B"' in listing
+    searched = client.get(
+        reverse("customers:list"), {"q": "王"}, headers={"HX-Request": "true", "HX-Target": "customer-table"}
+    ).content.decode()
+    assert 'href="/customers/export/?q=%E7%8E%8B" data-testid="export-button" hx-swap-oob="true"' in searched
     confirm = client.get(reverse("customers:export"), {"q": "王"}).content.decode()
     assert "1 customer: search “王”" in confirm
     with django_capture_on_commit_callbacks(execute=True):
