@@ -4,6 +4,7 @@ import csv
 
 import openpyxl
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
@@ -152,3 +153,13 @@ def test_an_export_costs_the_same_queries_for_ten_customers_or_thirty(
             start(admin_user, capture=django_capture_on_commit_callbacks)
         counts.append(len(queries))
     assert counts[1] == counts[2]
+
+
+def test_an_export_cannot_be_downloaded_once_the_permission_is_taken_away(
+    login, manager, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Group
+
+    job = start(manager, capture=django_capture_on_commit_callbacks)
+    Group.objects.get(name="Manager").permissions.remove(Permission.objects.get(codename="export_customers"))
+    assert login(manager).get(reverse("customers:job-download", args=[job.pk])).status_code == 403
