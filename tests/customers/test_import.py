@@ -339,3 +339,14 @@ def test_rows_with_fewer_or_more_cells_than_the_header_are_read_as_far_as_they_g
     job = run(upload(admin_user, content), admin_user)
     assert (job.created_count, job.failed_count) == (2, 0)
     assert Customer.objects.get(name="Long row").contact_points.count() == 2
+
+
+def test_an_import_queued_by_someone_who_lost_the_permission_stops_with_a_reason(manager, monkeypatch):
+    job = upload(manager, csv_bytes([["Name"], ["A"]]))
+    imports.import_configure(job=job, user=manager, mapping=job.mapping, on_match="update")
+    DataJob.objects.filter(pk=job.pk).update(status=DataJob.Status.QUEUED)
+    manager.is_active = False
+    manager.save()
+    job = runner.import_run(job.pk)
+    assert job.status == DataJob.Status.FAILED and "may no longer import" in job.error
+    assert not Customer.objects.exists()
