@@ -123,6 +123,12 @@ CELERY_BEAT_SCHEDULE = {}
 CELERY_BEAT_SCHEDULE["sales-send-due-reminders"] = {"task": "sales.send_due_reminders", "schedule": 60.0}
 # Tickets: SLA warnings, breaches and escalations every minute.
 CELERY_BEAT_SCHEDULE["tickets-sla-sweep"] = {"task": "tickets.sla_sweep", "schedule": 60.0}
+# Uploaded, error and exported customer files hold personal data: deleted this many days after the job.
+CUSTOMERS_DATA_JOB_FILES_DAYS = env.int("CUSTOMERS_DATA_JOB_FILES_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["customers-data-job-files-purge"] = {
+    "task": "customers.data_job_files_purge",
+    "schedule": 24 * 3600.0,
+}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

@@ -163,3 +163,30 @@ def test_an_export_cannot_be_downloaded_once_the_permission_is_taken_away(
     job = start(manager, capture=django_capture_on_commit_callbacks)
     Group.objects.get(name="Manager").permissions.remove(Permission.objects.get(codename="export_customers"))
     assert login(manager).get(reverse("customers:job-download", args=[job.pk])).status_code == 403
+
+
+def test_files_of_old_jobs_are_deleted_and_the_record_of_the_export_stays(
+    login, manager, django_capture_on_commit_callbacks, settings
+):
+    import datetime as dt
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    from customers.tasks import data_job_files_purge_task
+
+    CustomerFactory(name="王小明", owner=manager)
+    old = start(manager, capture=django_capture_on_commit_callbacks)
+    recent = start(manager, capture=django_capture_on_commit_callbacks)
+    DataJob.objects.filter(pk=old.pk).update(finished_at=timezone.now() - dt.timedelta(days=31))
+    path = Path(old.result_file.path)
+    settings.CUSTOMERS_DATA_JOB_FILES_DAYS = 30
+
+    assert data_job_files_purge_task.delay().get() == 1
+
+    old.refresh_from_db()
+    assert not old.result_file and not path.exists()
+    assert DataJob.objects.get(pk=recent.pk).result_file
+    page = login(manager).get(reverse("customers:job", args=[old.pk])).content.decode()
+    assert "have been deleted" in page and 'data-testid="export-file"' not in page
+    assert AccessLog.objects.count() == 2
