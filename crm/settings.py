@@ -141,6 +141,12 @@ CELERY_BEAT_SCHEDULE["reports-recompute-all-scores"] = {
 }
 # Tickets: read the support mailboxes (IMAP) every minute.
 CELERY_BEAT_SCHEDULE["tickets-mail-poll"] = {"task": "tickets.mail_poll", "schedule": 60.0}
+# Uploaded, error and exported customer files hold personal data: deleted this many days after the job.
+CUSTOMERS_DATA_JOB_FILES_DAYS = env.int("CUSTOMERS_DATA_JOB_FILES_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["customers-data-job-files-purge"] = {
+    "task": "customers.data_job_files_purge",
+    "schedule": 24 * 3600.0,
+}
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

@@ -168,6 +168,8 @@ def import_preview(request, pk):
 @login_required
 def job_detail(request, pk):
     job = _job_for(request, pk)
+    if job.status == DataJob.Status.DRAFT and job.created_by_id == request.user.pk:
+        return redirect("customers:import-map", pk=job.pk)
     template = "customers/job_detail.html"
     if request.htmx and request.htmx.target == "job-progress":
         template += "#job-progress"
@@ -179,6 +181,8 @@ def job_detail(request, pk):
 @login_required
 def job_file(request, pk, which):
     job = _job_for(request, pk, owner_only=True)
+    if job.kind == DataJob.Kind.EXPORT and not exports.can_export(request.user):
+        raise PermissionDenied(_("You may not export customers."))
     field = job.error_file if which == "errors" else job.result_file
     if not field or (which == "download" and job.status != DataJob.Status.DONE):
         raise Http404(_("There is no file to download."))

@@ -41,3 +41,13 @@ def export_customers_task(job_id=None, **kwargs):
     from .exports import export_run
 
     export_run(job_id)
+
+
+@shared_task(name="customers.data_job_files_purge", time_limit=600, soft_time_limit=540)
+def data_job_files_purge_task(**kwargs):
+    """Daily: remove import and export files older than CUSTOMERS_DATA_JOB_FILES_DAYS."""
+    from django.conf import settings
+
+    from .imports import data_job_files_purge
+
+    return data_job_files_purge(older_than_days=settings.CUSTOMERS_DATA_JOB_FILES_DAYS)

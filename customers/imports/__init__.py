@@ -18,6 +18,7 @@ from .runner import preview
 __all__ = [
     "ImportFileError",
     "can_import",
+    "data_job_files_purge",
     "import_configure",
     "import_header",
     "import_resume",
@@ -131,3 +132,24 @@ def _check_job(job, user):
     _check(user)
     if job.kind != DataJob.Kind.IMPORT or job.status != DataJob.Status.DRAFT:
         raise ValidationError(_("This import has already started."))
+
+
+def data_job_files_purge(*, older_than_days: int) -> int:
+    """Delete the uploaded, error and exported files of imports and exports finished more than
+    `older_than_days` ago: they hold personal data. The jobs stay, as the record of who did what."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    purged = 0
+    ended = Q(finished_at__lt=cutoff) | Q(status=DataJob.Status.DRAFT, created_at__lt=cutoff)
+    jobs = DataJob.objects.filter(ended).exclude(file="", error_file="", result_file="")
+    for job in jobs.iterator():
+        for field in (job.file, job.error_file, job.result_file):
+            if field:
+                field.delete(save=False)
+        job.save(update_fields=["file", "error_file", "result_file"])
+        purged += 1
+    return purged

@@ -141,6 +141,8 @@ def _fail(job, message):
 
 def _run(job, progress):
     user = job.created_by
+    if user is not None and not (user.is_active and user.has_perm("customers.import_customers")):
+        raise ImportFileError(_("%(user)s may no longer import customers.") % {"user": user})
     path = Path(job.file.path)
     rows = iter_rows(path, job.fmt, job.encoding)
     header = next(rows, (0, []))[1]

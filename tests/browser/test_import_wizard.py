@@ -68,3 +68,48 @@ def test_manager_maps_previews_and_imports_a_big5_file_and_gets_the_failed_rows_
     imported = Customer.objects.get(name="陳怡君")
     assert imported.custom_attributes == {"會員等級": "金"}
     assert list(imported.tags.values_list("name", flat=True)) == ["VIP"]
+
+
+def test_the_progress_bar_follows_a_running_import_without_reloading(log_in, manager, page):
+    from customers.models import DataJob
+
+    job = DataJob.objects.create(
+        kind="import",
+        status="running",
+        created_by=manager,
+        total_rows=1000,
+        processed_rows=100,
+        file_name="big.csv",
+    )
+    log_in(manager)
+    page.goto(f"/customers/jobs/{job.pk}/")
+    expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "10")
+    page.evaluate("window.stillTheSamePage = true")
+
+    DataJob.objects.filter(pk=job.pk).update(processed_rows=600, created_count=590, failed_count=10)
+    expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "60")
+    DataJob.objects.filter(pk=job.pk).update(
+        status="done", processed_rows=1000, created_count=985, failed_count=15
+    )
+
+    expect(page.get_by_test_id("job-status")).to_have_text("Finished")
+    expect(page.get_by_test_id("created-count")).to_have_text("985")
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_manager_exports_what_the_list_shows_after_a_search(log_in, manager, rep, page):
+    CustomerFactory(name="王小明", owner=rep, phones=["0912-345-678"])
+    CustomerFactory(name="李大華", owner=rep, phones=["0912-345-679"])
+    log_in(manager)
+    page.get_by_test_id("customer-search").fill("王")
+    expect(page.get_by_test_id("customer-link")).to_have_count(1)
+    expect(page.get_by_test_id("export-button")).to_have_attribute("href", re.compile(r"q=%E7%8E%8B"))
+
+    page.get_by_test_id("export-button").click()
+    expect(page.get_by_test_id("export-summary")).to_have_text("1 customer: search “王”")
+    page.get_by_test_id("start-export").click()
+    expect(page.get_by_test_id("job-status")).to_have_text("Finished")
+    with page.expect_download() as download:
+        page.get_by_test_id("export-file").click()
+    content = download.value.path().read_bytes().decode("utf-8-sig")
+    assert "王小明" in content and "李大華" not in content

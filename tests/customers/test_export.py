@@ -4,6 +4,7 @@ import csv
 
 import openpyxl
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
@@ -106,6 +107,10 @@ def test_the_list_page_export_takes_the_current_filter_and_downloads(
     client = login(manager)
     listing = client.get(reverse("customers:list"), {"q": "王"}).content.decode()
     assert 'href="/customers/export/?q=%E7%8E%8B"' in listing
+    searched = client.get(
+        reverse("customers:list"), {"q": "王"}, headers={"HX-Request": "true", "HX-Target": "customer-table"}
+    ).content.decode()
+    assert 'href="/customers/export/?q=%E7%8E%8B" data-testid="export-button" hx-swap-oob="true"' in searched
     confirm = client.get(reverse("customers:export"), {"q": "王"}).content.decode()
     assert "1 customer: search “王”" in confirm
     with django_capture_on_commit_callbacks(execute=True):
@@ -148,3 +153,40 @@ def test_an_export_costs_the_same_queries_for_ten_customers_or_thirty(
             start(admin_user, capture=django_capture_on_commit_callbacks)
         counts.append(len(queries))
     assert counts[1] == counts[2]
+
+
+def test_an_export_cannot_be_downloaded_once_the_permission_is_taken_away(
+    login, manager, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Group
+
+    job = start(manager, capture=django_capture_on_commit_callbacks)
+    Group.objects.get(name="Manager").permissions.remove(Permission.objects.get(codename="export_customers"))
+    assert login(manager).get(reverse("customers:job-download", args=[job.pk])).status_code == 403
+
+
+def test_files_of_old_jobs_are_deleted_and_the_record_of_the_export_stays(
+    login, manager, django_capture_on_commit_callbacks, settings
+):
+    import datetime as dt
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    from customers.tasks import data_job_files_purge_task
+
+    CustomerFactory(name="王小明", owner=manager)
+    old = start(manager, capture=django_capture_on_commit_callbacks)
+    recent = start(manager, capture=django_capture_on_commit_callbacks)
+    DataJob.objects.filter(pk=old.pk).update(finished_at=timezone.now() - dt.timedelta(days=31))
+    path = Path(old.result_file.path)
+    settings.CUSTOMERS_DATA_JOB_FILES_DAYS = 30
+
+    assert data_job_files_purge_task.delay().get() == 1
+
+    old.refresh_from_db()
+    assert not old.result_file and not path.exists()
+    assert DataJob.objects.get(pk=recent.pk).result_file
+    page = login(manager).get(reverse("customers:job", args=[old.pk])).content.decode()
+    assert "have been deleted" in page and 'data-testid="export-file"' not in page
+    assert AccessLog.objects.count() == 2

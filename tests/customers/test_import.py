@@ -3,6 +3,8 @@
 import csv
 import io
 import os
+import random
+import string
 
 import openpyxl
 import pytest
@@ -313,3 +315,38 @@ def test_a_task_delivered_twice_does_not_import_a_batch_twice(admin_user, monkey
     job.refresh_from_db()
     assert not Customer.objects.exists()  # this worker wrote nothing
     assert (job.processed_rows, job.created_count) == (4, 4)
+
+
+def test_ten_megabytes_of_text_without_line_breaks_is_refused_as_malformed(admin_user):
+    garbage = "".join(
+        random.Random(3).choices(string.ascii_letters + " ", k=10 * 1024 * 1024)
+    ).encode()  # one 10 MB cell
+    with pytest.raises(ValidationError, match="malformed"):
+        upload(admin_user, garbage, "garbage.csv")
+
+
+def test_text_garbage_with_line_breaks_reaches_the_mapping_step_and_stops_there(admin_user):
+    rng = random.Random(4)
+    lines = ["".join(rng.choices(string.ascii_letters, k=rng.randint(1, 30))) for _ in range(2000)]
+    job = upload(admin_user, "\n".join(lines).encode(), "garbage.csv")
+    assert "name" not in job.mapping.values()
+    with pytest.raises(ValidationError, match="exactly one column for the customer's name"):
+        imports.import_configure(job=job, user=admin_user, mapping=job.mapping, on_match="update")
+
+
+def test_rows_with_fewer_or_more_cells_than_the_header_are_read_as_far_as_they_go(admin_user, run):
+    content = b"Name,Phone,Email\nShort row\nLong row,0912-345-678,a@example.com,extra,cells\n"
+    job = run(upload(admin_user, content), admin_user)
+    assert (job.created_count, job.failed_count) == (2, 0)
+    assert Customer.objects.get(name="Long row").contact_points.count() == 2
+
+
+def test_an_import_queued_by_someone_who_lost_the_permission_stops_with_a_reason(manager, monkeypatch):
+    job = upload(manager, csv_bytes([["Name"], ["A"]]))
+    imports.import_configure(job=job, user=manager, mapping=job.mapping, on_match="update")
+    DataJob.objects.filter(pk=job.pk).update(status=DataJob.Status.QUEUED)
+    manager.is_active = False
+    manager.save()
+    job = runner.import_run(job.pk)
+    assert job.status == DataJob.Status.FAILED and "may no longer import" in job.error
+    assert not Customer.objects.exists()
