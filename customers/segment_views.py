@@ -102,6 +102,8 @@ def builder_config(user) -> dict:
             "days": _("within days (optional)"),
             "key": _("attribute"),
             "value": _("value"),
+            "field": _("What the condition looks at"),
+            "comparison": _("Comparison"),
         },
     }
 
