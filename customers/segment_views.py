@@ -17,6 +17,7 @@ from crm.models import Team
 from crm.pagination import paginate
 
 from . import segments, selectors, services
+from .forms import CustomerFilterForm
 from .models import Segment, Tag
 from .permissions import can_view_contact_details, customers_visible_to
 from .segment_forms import SegmentForm, customer_ids, parse_rules
@@ -102,6 +103,8 @@ def builder_config(user) -> dict:
             "days": _("within days (optional)"),
             "key": _("attribute"),
             "value": _("value"),
+            "field": _("What the condition looks at"),
+            "comparison": _("Comparison"),
         },
     }
 
@@ -305,3 +308,41 @@ def segment_delete(request, pk):
         messages.success(request, _("Segment “%(name)s” deleted.") % {"name": segment.name})
         return redirect("customers:segments")
     return render(request, "customers/segment_confirm_delete.html", {"segment": segment})
+
+
+@login_required
+@permission_required("customers.add_segment", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def segment_from_customers(request):
+    """Save the customer list's current results (its search and filters) as a static list."""
+    source = request.POST if request.method == "POST" else request.GET
+    filters_form = CustomerFilterForm(source)
+    filters = filters_form.cleaned_data if filters_form.is_valid() else {}
+    customers = selectors.customer_list(
+        user=request.user,
+        q=filters.get("q", ""),
+        owner=getattr(filters.get("owner"), "pk", None),
+        team=getattr(filters.get("team"), "pk", None),
+        tag=getattr(filters.get("tag"), "pk", None),
+        lifecycle=filters.get("lifecycle", ""),
+    )
+    name = source.get("name", "").replace("\x00", "").strip()[:200]
+    error = ""
+    if request.method == "POST":
+        try:
+            static = services.segment_create_static_from(actor=request.user, name=name, customers=customers)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            messages.success(request, _("Static list “%(name)s” created.") % {"name": static.name})
+            return redirect("customers:segment-detail", pk=static.pk)
+    query = source.copy()
+    for key in ("name", "csrfmiddlewaretoken", "page", "sort"):
+        query.pop(key, None)
+    context = {
+        "count": customers.order_by().count(),
+        "filters": [(key, value) for key, value in query.items() if key in filters_form.fields],
+        "name": name,
+        "error": error,
+    }
+    return render(request, "customers/segment_from_customers.html", context)

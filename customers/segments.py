@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, TextField
 from django.db.models.fields.json import HasKey, KeyTextTransform
+from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, IContains
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -400,7 +401,8 @@ def _compile_rule(rule, *, now) -> Q:  # noqa: C901 - one branch per field
             return present
         if op == "not_exists":
             return ~present
-        text = KeyTextTransform(value["key"], "custom_attributes")
+        # Cast: SQLite hands a JSON number back as a number, which never equals the text "3".
+        text = Cast(KeyTextTransform(value["key"], "custom_attributes"), TextField())
         if op == "contains":
             return Q(IContains(text, value["value"]))
         equal = Q(Exact(text, value["value"]))

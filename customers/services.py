@@ -628,23 +628,31 @@ FREEZE_INSERT = "INSERT INTO customers_segmentmember (segment_id, customer_id, a
 
 
 def segment_freeze(*, actor, segment: Segment, name: str) -> Segment:
-    """A static list holding the customers of `segment` that `actor` may see, as of now. The rows are
+    """A static list holding the customers of `segment` that `actor` may see, as of now."""
+    return segment_create_static_from(
+        actor=actor, name=name, customers=selectors.segment_customers(segment=segment), team=segment.team
+    )
+
+
+def segment_create_static_from(*, actor, name: str, customers, team=None) -> Segment:
+    """A static list of the customers in `customers` (a queryset) that `actor` may see. The rows are
     copied by one INSERT ... SELECT, not fetched into Python."""
     if not actor.has_perm("customers.add_segment"):
         raise PermissionDenied(_("You may not create segments."))
     with transaction.atomic():
-        frozen = segment_save(actor=actor, name=name, kind=Segment.Kind.STATIC, team=segment.team)
+        static = segment_save(actor=actor, name=name, kind=Segment.Kind.STATIC, team=team)
         members = (
-            customers_visible(actor, selectors.segment_customers(segment=segment))
+            customers_visible(actor, customers)
             .order_by()
             .annotate(
-                member_segment=Value(frozen.pk, output_field=IntegerField()),
+                member_segment=Value(static.pk, output_field=IntegerField()),
                 member_added_by=Value(actor.pk, output_field=IntegerField()),
                 member_added_at=Value(timezone.now(), output_field=DateTimeField()),
             )
             .values_list("member_segment", "pk", "member_added_by", "member_added_at")
+            .distinct()
         )
         sql, params = members.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(" ".join([FREEZE_INSERT, sql]), params)
-    return frozen
+    return static

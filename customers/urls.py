@@ -38,6 +38,7 @@ urlpatterns = [
     path("segments/", segment_views.segment_list, name="segments"),
     path("segments/new/", segment_views.segment_create, name="segment-create"),
     path("segments/preview/", segment_views.segment_preview, name="segment-preview"),
+    path("segments/from-customers/", segment_views.segment_from_customers, name="segment-from-customers"),
     path("segments/<int:pk>/", segment_views.segment_detail, name="segment-detail"),
     path("segments/<int:pk>/edit/", segment_views.segment_edit, name="segment-edit"),
     path("segments/<int:pk>/count/", segment_views.segment_count, name="segment-count"),

@@ -111,7 +111,7 @@
     }
 
     function drawRule(rule, group, index) {
-      const fieldSelect = select(config.fields.map(function (f) { return [f.name, f.label]; }), rule.field, { "aria-label": "field", "data-testid": "rule-field" });
+      const fieldSelect = select(config.fields.map(function (f) { return [f.name, f.label]; }), rule.field, { "aria-label": labels.field, "data-testid": "rule-field" });
       fieldSelect.addEventListener("change", function () {
         const field = fields[fieldSelect.value];
         rule.field = field.name;
@@ -119,7 +119,7 @@
         rule.value = defaultValue(field, field.operators[0].value);
         redraw();
       });
-      const opSelect = select(fields[rule.field].operators.map(function (o) { return [o.name, o.label]; }), rule.op, { "aria-label": "comparison", "data-testid": "rule-op" });
+      const opSelect = select(fields[rule.field].operators.map(function (o) { return [o.name, o.label]; }), rule.op, { "aria-label": labels.comparison, "data-testid": "rule-op" });
       opSelect.addEventListener("change", function () {
         const before = operatorOf(rule).value;
         rule.op = opSelect.value;

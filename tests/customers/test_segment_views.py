@@ -138,3 +138,24 @@ def test_a_segment_count_is_reused_until_the_segment_changes(login, rep):
     assert ">0<" in client.get(url).content.decode()
     services.segment_members_add(actor=rep, segment=static, customer_ids=[CustomerFactory(owner=rep).pk])
     assert ">1<" in client.get(url).content.decode()
+
+
+def test_the_customer_list_results_can_be_saved_as_a_static_list(login, rep, other_team):
+    vip = TagFactory(name="VIP")
+    mine = CustomerFactory(name="王小明", owner=rep, tags=[vip])
+    CustomerFactory(name="Not VIP", owner=rep)
+    outsider = UserFactory(username="outsider", team=other_team)
+    CustomerFactory(name="Hidden VIP", owner=outsider, tags=[vip])
+    client = login(rep)
+    listing = client.get(reverse("customers:list"), {"tag": vip.pk}).content.decode()
+    assert reverse("customers:segment-from-customers") + f"?tag={vip.pk}" in listing
+    confirm = client.get(reverse("customers:segment-from-customers"), {"tag": vip.pk}).content.decode()
+    assert "1 customer you may see" in confirm
+    response = client.post(
+        reverse("customers:segment-from-customers"), {"tag": vip.pk, "name": "VIP call list"}
+    )
+    static = Segment.objects.get(name="VIP call list")
+    assert response["Location"] == reverse("customers:segment-detail", args=[static.pk])
+    assert static.is_static and list(static.members.values_list("customer_id", flat=True)) == [mine.pk]
+    refused = client.post(reverse("customers:segment-from-customers"), {"tag": vip.pk, "name": " "})
+    assert "Give the segment a name" in refused.content.decode()
