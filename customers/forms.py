@@ -62,6 +62,8 @@ class CustomerForm(forms.ModelForm):
         self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
         self.fields["team"].queryset = Team.objects.all()
         self.fields["name"].widget.attrs["autofocus"] = True
+        if creating:
+            self.fields["owner"].help_text = _("Leave empty to let the assignment rules choose.")
         if not creating:
             del self.fields["phones"]
             del self.fields["emails"]

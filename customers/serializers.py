@@ -211,7 +211,7 @@ class CustomerWriteSerializer(serializers.Serializer):
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
         allow_null=True,
-        help_text=_("User id; on create, defaults to you."),
+        help_text=_("User id; on create, left out: the assignment rules decide, else you."),
     )
     team = serializers.PrimaryKeyRelatedField(
         queryset=Team.objects.all(),

@@ -42,8 +42,7 @@ def record_interaction(
 ) -> Interaction:
     """Add one entry to the customer's timeline. The only writer of Interaction rows."""
     subject_type = ContentType.objects.get_for_model(subject) if subject is not None else None
-    score_recompute_soon(customer.pk)
-    return Interaction.objects.create(
+    interaction = Interaction.objects.create(
         customer=customer,
         kind=kind,
         channel=channel,
@@ -54,6 +53,8 @@ def record_interaction(
         subject_id=subject.pk if subject is not None else None,
         data=data or {},
     )
+    score_recompute_soon(customer.pk)
+    return interaction
 
 
 @dataclass

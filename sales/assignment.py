@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import phonenumbers
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumbers import geocoder
@@ -125,16 +126,24 @@ def _pick(rule: AssignmentRule, exclude_ids=()):
             AssignmentRule.objects.filter(pk=rule.pk).update(last_assigned=user)
         return user
     if rule.strategy == AssignmentRule.Strategy.LEAST_OPEN:
+        # Two correlated counts, not two joins: joining a rep's deals and customers would multiply them.
+        open_deals = (
+            Deal.objects.filter(owner=OuterRef("pk"), status=Deal.Status.OPEN)
+            .order_by()
+            .values("owner")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        leads = (
+            Customer.objects.filter(owner=OuterRef("pk"), lifecycle_stage=Customer.Lifecycle.LEAD)
+            .order_by()
+            .values("owner")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         return (
             candidates.annotate(
-                open_deals=Count(
-                    "owned_deals", filter=Q(owned_deals__status=Deal.Status.OPEN), distinct=True
-                ),
-                leads=Count(
-                    "owned_customers",
-                    filter=Q(owned_customers__lifecycle_stage=Customer.Lifecycle.LEAD),
-                    distinct=True,
-                ),
+                open_deals=Coalesce(Subquery(open_deals), 0), leads=Coalesce(Subquery(leads), 0)
             )
             .order_by("open_deals", "leads", "pk")
             .first()

@@ -101,6 +101,8 @@ class DealForm(forms.ModelForm):
             .order_by("pipeline__order", "pipeline__id", "order", "id")
         )
         self.fields["owner"].queryset = _users()
+        if not self.instance.pk:
+            self.fields["owner"].help_text = _("Leave empty to let the assignment rules choose.")
         self.fields["team"].queryset = Team.objects.all()
         self.fields["lost_reason"].queryset = LostReason.objects.filter(active=True)
         self.fields["title"].widget.attrs["autofocus"] = True

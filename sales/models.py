@@ -775,3 +775,39 @@ class ForecastSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.month:%Y-%m} {self.owner} {self.currency}"
+
+
+class OrderImport(models.Model):
+    """A large CSV import of orders running in the background; the page shows its progress and errors."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    rows = models.JSONField(default=list, blank=True, editable=False)
+    total = models.PositiveIntegerField(_("orders in the file"), default=0)
+    processed = models.PositiveIntegerField(_("orders processed"), default=0)
+    created = models.PositiveIntegerField(_("orders recorded"), default=0)
+    existing = models.PositiveIntegerField(_("orders already there"), default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+
+    def __str__(self):
+        return f"{self.file_name} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.processed / self.total) if self.total else 100

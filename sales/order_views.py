@@ -2,14 +2,14 @@
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from crm.pagination import paginate
 
 from . import orders
 from .forms_orders import OrderFilterForm, OrderImportForm
-from .models import Order
+from .models import Order, OrderImport
 
 
 @login_required
@@ -74,10 +74,24 @@ def order_import(request):
         except ValidationError as exc:
             form.add_error("file", exc.messages)
         else:
-            result = orders.orders_import(actor=request.user, rows=rows)
+            result = orders.orders_import_start(actor=request.user, rows=rows, file_name=upload.name or "")
+            if isinstance(result, OrderImport):
+                return redirect("sales:order-import-status", pk=result.pk)
     return render(
         request,
         "sales/order_import.html",
         {"form": form, "result": result, "columns": orders.CSV_COLUMNS, "channels": Order.Channel.choices},
         status=400 if request.method == "POST" and not form.is_valid() else 200,
     )
+
+
+@login_required
+@permission_required("sales.import_orders", raise_exception=True)
+@require_GET
+def order_import_status(request, pk):
+    """A background import's progress; the page asks again every two seconds until it is finished."""
+    job = get_object_or_404(OrderImport.objects.defer("rows"), pk=pk, created_by=request.user)
+    template = "sales/order_import_status.html"
+    if request.htmx:
+        template += "#import-progress"
+    return render(request, template, {"job": job})

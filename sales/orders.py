@@ -28,13 +28,16 @@ from customers.models import ContactPoint, Customer, Interaction
 from customers.normalise import email_normalise, phone_normalise
 from customers.permissions import customers_visible_to
 
-from .models import Order, OrderItem
+from .models import Order, OrderImport, OrderItem
 from .money import CURRENCIES, format_money
 
 MAX_AMOUNT = Decimal("999999999999.99")
 MAX_ITEMS = 500
 IMPORT_MAX_ROWS = 5000
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
+# Files with more lines than this are imported by a Celery task; the page shows its progress.
+SYNC_MAX_ROWS = 500
+PROGRESS_EVERY = 50
 TIMELINE_CHANNEL = {
     Order.Channel.STORE: Interaction.Channel.IN_PERSON,
     Order.Channel.ECOMMERCE: Interaction.Channel.WEB,
@@ -408,7 +411,7 @@ def read_csv(data: bytes) -> list[dict]:
     return rows
 
 
-def orders_import(*, actor, rows: list[dict]) -> ImportResult:
+def orders_import(*, actor, rows: list[dict], progress=None) -> ImportResult:
     """Record the orders of CSV rows; rows with the same order number are the items of one order.
 
     Each order is saved whole or not at all; a bad order is reported by its line numbers and the
@@ -425,7 +428,9 @@ def orders_import(*, actor, rows: list[dict]) -> ImportResult:
             continue
         groups.setdefault(number, []).append((line, row))
     visible = customers_visible_to(actor) if actor is not None else Customer.objects.all()
-    for number, lines in groups.items():
+    for done, (number, lines) in enumerate(groups.items()):
+        if progress is not None and done and done % PROGRESS_EVERY == 0:
+            progress(result, done)
         first_line, first = lines[0]
         try:
             ordered_at = _parse_when(first.get("date", ""))
@@ -507,3 +512,55 @@ def orders_import(*, actor, rows: list[dict]) -> ImportResult:
             result.existing += 1
     result.errors.sort()
     return result
+
+
+def orders_import_start(*, actor, rows: list[dict], file_name: str = "") -> ImportResult | OrderImport:
+    """Import a small file at once (the ImportResult), or queue a large one (the OrderImport to watch)."""
+    if actor is not None and not actor.has_perm("sales.import_orders"):
+        raise PermissionDenied(_("You may not import orders."))
+    if len(rows) <= SYNC_MAX_ROWS:
+        return orders_import(actor=actor, rows=rows)
+    job = OrderImport.objects.create(
+        created_by=actor,
+        file_name=file_name[:200],
+        rows=rows,
+        total=len({row.get("order_number", "") for row in rows}),
+    )
+    from .tasks import import_orders
+
+    transaction.on_commit(lambda: import_orders.delay(job.pk))
+    return job
+
+
+def orders_import_run(*, import_id: int) -> OrderImport | None:
+    """The task's work: import the queued rows as the user who uploaded them, saving progress as it goes."""
+    claimed = OrderImport.objects.filter(pk=import_id, status=OrderImport.Status.PENDING).update(
+        status=OrderImport.Status.RUNNING
+    )
+    if not claimed:
+        return None  # already run (a redelivered task) or gone
+    job = OrderImport.objects.select_related("created_by").get(pk=import_id)
+
+    def progress(result, done):
+        OrderImport.objects.filter(pk=job.pk).update(
+            processed=done, created=result.created, existing=result.existing
+        )
+
+    try:
+        result = orders_import(actor=job.created_by, rows=job.rows, progress=progress)
+    except Exception:
+        OrderImport.objects.filter(pk=job.pk).update(
+            status=OrderImport.Status.FAILED, finished_at=timezone.now()
+        )
+        raise
+    OrderImport.objects.filter(pk=job.pk).update(
+        status=OrderImport.Status.DONE,
+        processed=job.total,
+        created=result.created,
+        existing=result.existing,
+        errors=[[line, message] for line, message in result.errors[:1000]],
+        rows=[],
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job

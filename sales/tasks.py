@@ -17,3 +17,11 @@ def forecast_snapshot(**kwargs) -> int:
     from . import forecast
 
     return forecast.forecast_snapshot_take()
+
+
+@shared_task(name="sales.import_orders", soft_time_limit=1700, time_limit=1800, ignore_result=True)
+def import_orders(import_id, **kwargs) -> None:
+    """Import a large CSV of orders queued by the import page; safe to run twice (it claims the job)."""
+    from .orders import orders_import_run
+
+    orders_import_run(import_id=int(import_id))

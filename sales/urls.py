@@ -24,6 +24,7 @@ urlpatterns = [
     path("leads/", lead_views.lead_list, name="leads"),
     path("orders/", order_views.order_list, name="orders"),
     path("orders/import/", order_views.order_import, name="order-import"),
+    path("orders/import/<int:pk>/", order_views.order_import_status, name="order-import-status"),
     path("orders/<int:pk>/", order_views.order_detail, name="order"),
     path("tasks/new/", views.task_create, name="task-create"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),

@@ -204,3 +204,25 @@ def test_a_lone_rep_s_customers_go_to_the_team_manager_then_the_admin(admin_user
     owner_reassign_on_deactivate(user=solo, actor=admin_user)
     orphan.refresh_from_db()
     assert orphan.owner == admin_user
+
+
+def test_customers_and_deals_created_through_the_api_without_owner_follow_the_rules(
+    login, admin_user, north, north_reps
+):
+    rule(name="API leads", team=north)
+    client = login(admin_user)
+    created = client.post(
+        "/api/v1/customers/", {"name": "API 客戶", "source": "web"}, content_type="application/json"
+    )
+    assert created.status_code == 201, created.json()
+    assert Customer.objects.get(pk=created.json()["id"]).owner == north_reps[0]
+    deal = client.post(
+        "/api/v1/deals/",
+        {"customer": created.json()["id"], "title": "API deal"},
+        content_type="application/json",
+    )
+    assert deal.status_code == 201 and deal.json()["owner"] == north_reps[1].pk
+    explicit = client.post(
+        "/api/v1/customers/", {"name": "Mine", "owner": admin_user.pk}, content_type="application/json"
+    )
+    assert Customer.objects.get(pk=explicit.json()["id"]).owner == admin_user

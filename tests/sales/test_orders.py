@@ -121,3 +121,28 @@ def test_the_360_page_shows_the_customer_s_orders_and_totals(login, rep, custome
     panel = body.split('data-testid="panel-orders"', 1)[1].split("</section>", 1)[0]
     assert "7 orders" in panel and "TWD 7,000" in panel and "P-6" in panel and "P-0" not in panel
     assert "Order P-0: TWD 1,000 (Store)" in body  # on the timeline
+
+
+def test_a_large_file_is_imported_in_the_background_with_progress(
+    login, manager, customer, django_capture_on_commit_callbacks
+):
+    lines = ["order_number,date,amount,phone"]
+    lines += [f"L-{i:04d},2026-11-05,{100 + i},0912-345-678" for i in range(orders.SYNC_MAX_ROWS + 20)]
+    lines.append("L-BAD,someday,1,0912-345-678")
+    client = login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, "\n".join(lines) + "\n")
+    assert response.status_code == 302
+    status_url = response["Location"]
+    page = client.get(status_url)
+    job = page.context["job"]
+    assert job.status == "done" and job.created == orders.SYNC_MAX_ROWS + 20 and job.rows == []
+    assert job.errors == [[len(lines), "“someday” is not a date like 2026-11-23."]]
+    assert "someday" in page.content.decode()
+    assert Order.objects.filter(customer=customer).count() == orders.SYNC_MAX_ROWS + 20
+    assert orders.orders_import_run(import_id=job.pk) is None  # a redelivered task does nothing
+    from crm import roles
+    from tests.factories import UserFactory
+
+    other_manager = UserFactory(username="manager-b", role=roles.MANAGER)
+    assert login(other_manager).get(status_url).status_code == 404
