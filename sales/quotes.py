@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
@@ -194,6 +195,31 @@ def quote_list(*, user, status: str = "", q: str = ""):
             Q(number__icontains=q) | Q(customer__name__icontains=q) | Q(deal__title__icontains=q)
         )
     return queryset.order_by("-created_at", "-id")
+
+
+PUBLIC_SALT = "sales.quote-public"
+PUBLIC_LINK_MAX_AGE = dt.timedelta(days=366)
+
+
+def quote_public_token(quote: Quote) -> str:
+    """The signed part of the link a customer opens to see, accept or decline one version of a quote."""
+    return signing.dumps({"q": quote.pk, "v": quote.version}, salt=PUBLIC_SALT)
+
+
+def quote_from_public_token(token: str) -> Quote | None:
+    """The quote version a link points to; None when the link was tampered with or is too old."""
+    try:
+        data = signing.loads(token, salt=PUBLIC_SALT, max_age=PUBLIC_LINK_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("q"), int) or not isinstance(data.get("v"), int):
+        return None
+    return (
+        Quote.objects.select_related("deal", "customer")
+        .prefetch_related("lines")
+        .filter(pk=data["q"], version=data["v"])
+        .first()
+    )
 
 
 def customer_emails(customer) -> list[ContactPoint]:
@@ -464,7 +490,13 @@ def quote_filename(quote: Quote) -> str:
 
 @transaction.atomic
 def quote_send(
-    *, actor, quote: Quote, contact_point: ContactPoint | None = None, message: str = "", now=None
+    *,
+    actor,
+    quote: Quote,
+    contact_point: ContactPoint | None = None,
+    message: str = "",
+    public_url: str = "",
+    now=None,
 ) -> Quote:
     """E-mail the quote with its PDF to the customer; recorded on the timeline. Nothing is saved if sending fails."""
     _check(actor, quote.deal, "sales.change_quote", _("You may not send quotes."))
@@ -483,7 +515,12 @@ def quote_send(
         raise ValidationError(
             _("PDFs cannot be made on this server (WeasyPrint or Pango is missing).")
         ) from None
-    context = {**quote_document_context(quote), "message": (message or "").strip()[:2000], "sender": actor}
+    context = {
+        **quote_document_context(quote),
+        "message": (message or "").strip()[:2000],
+        "sender": actor,
+        "public_url": public_url,
+    }
     with translation.override(translation.get_language()):
         subject = render_to_string("sales/quote_email_subject.txt", context).strip()
         body = render_to_string("sales/quote_email.txt", context)
@@ -527,28 +564,39 @@ def _won_stage(deal: Deal) -> Stage | None:
     return deal.pipeline.stages.filter(is_won=True).order_by("order", "id").first()
 
 
+def _require_online_decidable(quote: Quote, now) -> None:
+    if quote.valid_until < timezone.localdate(now):
+        raise ValidationError(_("This quote has expired; please ask us for a new one."))
+
+
 @transaction.atomic
-def quote_accept(*, actor, quote: Quote, note: str = "", now=None) -> Quote:
-    """The customer accepted: record who and when, and move the deal to won (see the module doc)."""
+def quote_accept(*, actor, quote: Quote, note: str = "", online: bool = False, now=None) -> Quote:
+    """The customer accepted: record who and when, and move the deal to won (see the module doc).
+
+    `online`: the customer clicked "accept" behind the signed link themselves (actor is None then).
+    """
     _check(actor, quote.deal, "sales.change_quote", _("You may not change quotes."))
     now = now or timezone.now()
     quote = _lock_quote(quote)
     _require_editable(quote)
+    if online:
+        _require_online_decidable(quote, now)
     quote.status = Quote.Status.ACCEPTED
     quote.decided_at = now
     quote.decided_by = actor if actor is not None and actor.is_authenticated else None
     quote.decision_note = (note or "").strip()[:500]
     quote.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+    summary = (
+        _("Quote %(number)s v%(version)s accepted by the customer online: %(total)s")
+        if online
+        else _("Quote %(number)s v%(version)s accepted: %(total)s")
+    ) % {"number": quote.number, "version": quote.version, "total": format_money(quote.total, quote.currency)}
     _record(
         quote,
         actor,
-        _("Quote %(number)s v%(version)s accepted: %(total)s")
-        % {
-            "number": quote.number,
-            "version": quote.version,
-            "total": format_money(quote.total, quote.currency),
-        },
-        {"event": "accepted", "note": quote.decision_note},
+        summary,
+        {"event": "accepted", "note": quote.decision_note, "online": online},
+        channel=Interaction.Channel.WEB if online else Interaction.Channel.CRM,
         now=now,
     )
     deal = Deal.objects.select_related("pipeline", "stage").get(pk=quote.deal_id)
@@ -561,19 +609,32 @@ def quote_accept(*, actor, quote: Quote, note: str = "", now=None) -> Quote:
 
 
 @transaction.atomic
-def quote_decline(*, actor, quote: Quote, note: str = "", now=None) -> Quote:
+def quote_decline(*, actor, quote: Quote, note: str = "", online: bool = False, now=None) -> Quote:
     """The customer said no: the deal stays where it is, for a revision or to be marked lost."""
     _check(actor, quote.deal, "sales.change_quote", _("You may not change quotes."))
     now = now or timezone.now()
     quote = _lock_quote(quote)
     _require_editable(quote)
+    if online:
+        _require_online_decidable(quote, now)
     quote.status = Quote.Status.DECLINED
     quote.decided_at = now
     quote.decided_by = actor if actor is not None and actor.is_authenticated else None
     quote.decision_note = (note or "").strip()[:500]
     quote.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
-    summary = _("Quote %(number)s v%(version)s declined") % {"number": quote.number, "version": quote.version}
+    summary = (
+        _("Quote %(number)s v%(version)s declined by the customer online")
+        if online
+        else _("Quote %(number)s v%(version)s declined")
+    ) % {"number": quote.number, "version": quote.version}
     if quote.decision_note:
         summary += " — " + quote.decision_note
-    _record(quote, actor, summary, {"event": "declined", "note": quote.decision_note}, now=now)
+    _record(
+        quote,
+        actor,
+        summary,
+        {"event": "declined", "note": quote.decision_note, "online": online},
+        channel=Interaction.Channel.WEB if online else Interaction.Channel.CRM,
+        now=now,
+    )
     return quote

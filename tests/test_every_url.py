@@ -18,6 +18,7 @@ PUBLIC = {
     "password_reset_complete",
     "healthz",
     "set-language",
+    "quote-public",  # a customer's signed link to one quote version: bad tokens get 404
 }
 SKIP_PREFIXES = ("django-admin/",)  # Django's own admin checks is_staff; none of our roles is staff.
 # Live event streams never end; tests/callcenter/test_screen_pop.py covers who may open them.
