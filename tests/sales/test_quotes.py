@@ -464,3 +464,10 @@ def test_a_tampered_old_or_expired_link_changes_nothing(client, deal, rep):
     second.refresh_from_db()
     assert second.status == Quote.Status.DRAFT
     assert "expired" in client.get(new_link).content.decode()
+
+
+def test_the_deal_page_history_shows_the_quotes_events(login, deal, rep):
+    quote = make_quote(deal, rep)
+    quotes.quote_decline(actor=rep, quote=quote, note="預算不足")
+    body = login(rep).get(reverse("sales:deal", args=[deal.pk])).content.decode()
+    assert f"Quote {quote.number} created" in body and "預算不足" in body
