@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -182,6 +183,7 @@ def quote_detail(request, pk):
             "decision_form": DecisionForm(),
             "timeline": _quote_timeline(quote),
             "expired": quote.is_editable and quote.valid_until < timezone.localdate(),
+            "public_url": public_url(request, quote) if quote.is_editable else "",
         },
     )
 
@@ -241,7 +243,11 @@ def quote_send(request, pk):
             return redirect("sales:quote", pk=quote.pk)
     try:
         quote = quotes.quote_send(
-            actor=request.user, quote=quote, contact_point=point, message=form.cleaned_data["message"]
+            actor=request.user,
+            quote=quote,
+            contact_point=point,
+            message=form.cleaned_data["message"],
+            public_url=public_url(request, quote),
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -282,3 +288,43 @@ def quote_accept(request, pk):
 @require_POST
 def quote_decline(request, pk):
     return _decide(request, pk, quotes.quote_decline, _("Quote %(number)s v%(version)s marked as declined."))
+
+
+# The customer's signed link --------------------------------------------------------------------
+
+
+def public_url(request, quote: Quote) -> str:
+    return request.build_absolute_uri(reverse("sales:quote-public", args=[quotes.quote_public_token(quote)]))
+
+
+@require_http_methods(["GET", "POST"])
+def quote_public(request, token):
+    """What the customer opens from the e-mail: the quote, and buttons to accept or decline it.
+
+    No login: the signed token names one version of one quote. Superseded, decided or expired
+    versions are shown read-only.
+    """
+    quote = quotes.quote_from_public_token(token)
+    if quote is None:
+        raise Http404(_("This link is not valid (any more)."))
+    expired = quote.valid_until < timezone.localdate()
+    if request.method == "POST" and quote.is_editable and not expired:
+        form = DecisionForm(request.POST)
+        note = form.cleaned_data["note"] if form.is_valid() else ""
+        service = quotes.quote_accept if request.POST.get("decision") == "accept" else quotes.quote_decline
+        if request.POST.get("decision") in ("accept", "decline"):
+            try:
+                service(actor=None, quote=quote, note=note, online=True)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("Thank you: your answer was recorded."))
+            return redirect("sales:quote-public", token=token)
+    response = render(
+        request,
+        "sales/quote_public.html",
+        {**quotes.quote_document_context(quote), "expired": expired, "token": token},
+    )
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -315,17 +315,20 @@ def customer_deals(*, user, customer, limit=10):
 
 
 def deal_timeline(*, deal, limit=30):
-    """The timeline entries about this deal, newest first."""
+    """The timeline entries about this deal and its quotes, newest first."""
     from django.contrib.contenttypes.models import ContentType
 
     from customers.models import Interaction
 
+    from .models import Quote
+
+    about_deal = Q(subject_type=ContentType.objects.get_for_model(Deal), subject_id=deal.pk)
+    about_quotes = Q(
+        subject_type=ContentType.objects.get_for_model(Quote),
+        subject_id__in=Quote.objects.filter(deal_id=deal.pk).values("pk"),
+    )
     return list(
-        Interaction.objects.filter(
-            customer_id=deal.customer_id,
-            subject_type=ContentType.objects.get_for_model(Deal),
-            subject_id=deal.pk,
-        )
+        Interaction.objects.filter(about_deal | about_quotes, customer_id=deal.customer_id)
         .select_related("actor")
         .order_by("-occurred_at", "-id")[:limit]
     )

@@ -51,6 +51,7 @@ urlpatterns = [
     path("quotes/<int:pk>/send/", quote_views.quote_send, name="quote-send"),
     path("quotes/<int:pk>/accept/", quote_views.quote_accept, name="quote-accept"),
     path("quotes/<int:pk>/decline/", quote_views.quote_decline, name="quote-decline"),
+    path("q/<str:token>/", quote_views.quote_public, name="quote-public"),
     path("forecast/", forecast_views.forecast_page, name="forecast"),
     path("commission/", forecast_views.commission_page, name="commission"),
     path("commission/rates/", forecast_views.rate_list, name="commission-rates"),

@@ -412,3 +412,62 @@ def test_an_expired_quote_says_so_on_its_page(login, deal, rep):
     Quote.objects.filter(pk=quote.pk).update(valid_until=dt.date(2020, 1, 31))
     body = client.get(reverse("sales:quote", args=[quote.pk])).content.decode()
     assert 'data-testid="quote-expired"' in body and "2020-01-31" in body
+
+
+# The customer's signed link --------------------------------------------------------------------
+
+
+def test_the_emailed_link_lets_the_customer_accept_the_quote_without_logging_in(
+    client, login, deal, rep, smtp_sink
+):
+    quote = make_quote(deal, rep)
+    login(rep).post(reverse("sales:quote-send", args=[quote.pk]), {"message": ""})
+    assert smtp_sink.arrived.wait(timeout=10)
+    body = (
+        next(
+            p
+            for p in message_from_bytes(smtp_sink.messages[0].content).walk()
+            if p.get_content_type() == "text/plain"
+        )
+        .get_payload(decode=True)
+        .decode()
+    )
+    link = next(word for word in body.split() if "/sales/q/" in word)
+    path = link[link.index("/sales/q/") :]
+
+    page = client.get(path)
+    assert page.status_code == 200 and "王小明" in page.content.decode()
+    assert 'data-testid="public-accept"' in page.content.decode()
+    response = client.post(path, {"decision": "accept", "note": "OK，請安排"})
+    assert response.status_code == 302
+    quote.refresh_from_db()
+    deal.refresh_from_db()
+    assert quote.status == Quote.Status.ACCEPTED and quote.decided_by is None
+    assert deal.status == Deal.Status.WON
+    entry = Interaction.objects.filter(kind=Interaction.Kind.QUOTE).latest("id")
+    assert entry.channel == Interaction.Channel.WEB and "online" in entry.summary and entry.actor is None
+    assert 'data-testid="public-accepted"' in client.get(path).content.decode()
+
+
+def test_a_tampered_old_or_expired_link_changes_nothing(client, deal, rep):
+    first = make_quote(deal, rep)
+    old_link = reverse("sales:quote-public", args=[quotes.quote_public_token(first)])
+    assert client.get(old_link[:-3] + "x/").status_code == 404
+    second = quotes.quote_revise(actor=rep, quote=first, lines=[line()])
+    client.post(old_link, {"decision": "accept"})
+    first.refresh_from_db()
+    assert first.status == Quote.Status.SUPERSEDED
+    assert 'data-testid="public-decision"' not in client.get(old_link).content.decode()
+    Quote.objects.filter(pk=second.pk).update(valid_until=dt.date(2020, 1, 1))
+    new_link = reverse("sales:quote-public", args=[quotes.quote_public_token(second)])
+    client.post(new_link, {"decision": "accept"})
+    second.refresh_from_db()
+    assert second.status == Quote.Status.DRAFT
+    assert "expired" in client.get(new_link).content.decode()
+
+
+def test_the_deal_page_history_shows_the_quotes_events(login, deal, rep):
+    quote = make_quote(deal, rep)
+    quotes.quote_decline(actor=rep, quote=quote, note="預算不足")
+    body = login(rep).get(reverse("sales:deal", args=[deal.pk])).content.decode()
+    assert f"Quote {quote.number} created" in body and "預算不足" in body
