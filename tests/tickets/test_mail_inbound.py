@@ -179,6 +179,11 @@ def test_auto_replies_open_no_ticket(mailbox):
     assert result.skipped and not Ticket.objects.exists()
 
 
+def test_mail_from_our_own_mailbox_address_opens_no_ticket(mailbox):
+    result = email_ingest(raw=make_email(sender=("Support", "Support@Example.com")), mailbox=mailbox)
+    assert result.skipped and not Ticket.objects.exists()
+
+
 def test_a_wrong_password_is_recorded_on_the_mailbox_and_reads_nothing(imap_server, mailbox):
     imap_server.add(make_email())
     Mailbox.objects.filter(pk=mailbox.pk).update(password_encrypted=crypto.encrypt("wrong"))

@@ -130,6 +130,8 @@ def email_ingest(
         return IngestResult(ticket=None, skipped="no sender")
     if parsed.automatic:
         return IngestResult(ticket=None, skipped="automatic")
+    if Mailbox.objects.filter(email_address__iexact=parsed.from_address).exists():
+        return IngestResult(ticket=None, skipped="from one of our mailboxes")  # a mail loop
     try:
         with transaction.atomic():
             return _ingest(parsed, mailbox=mailbox, now=now or timezone.now())
