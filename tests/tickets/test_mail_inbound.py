@@ -184,6 +184,17 @@ def test_mail_from_our_own_mailbox_address_opens_no_ticket(mailbox):
     assert result.skipped and not Ticket.objects.exists()
 
 
+def test_a_message_that_cannot_become_a_ticket_does_not_block_the_mailbox(imap_server, mailbox, customer):
+    imap_server.add(make_email(sender=("Broken", "broken@bad_domain"), message_id="<bad@x>"))
+    imap_server.add(make_email(message_id="<good@x>"))
+
+    result = mailbox_poll(mailbox)
+
+    assert (result.fetched, result.skipped, result.created) == (2, 1, 1)
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 2 and not mailbox.last_error
+
+
 def test_a_wrong_password_is_recorded_on_the_mailbox_and_reads_nothing(imap_server, mailbox):
     imap_server.add(make_email())
     Mailbox.objects.filter(pk=mailbox.pk).update(password_encrypted=crypto.encrypt("wrong"))
