@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from .. import crypto
@@ -87,7 +88,8 @@ def mailbox_poll(mailbox: Mailbox) -> PollResult:
     """Ingest the new messages of one mailbox. Two polls of one mailbox never run at once."""
     from ..services.email import email_ingest
 
-    lock = f"tickets:mail-poll:{mailbox.pk}"
+    # The cache may be shared by several installations (or test databases): name the database too.
+    lock = f"tickets:mail-poll:{connection.settings_dict['NAME']}:{mailbox.pk}"
     if not cache.add(lock, 1, timeout=10 * 60):
         return PollResult()
     result = PollResult()
