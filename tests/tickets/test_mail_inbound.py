@@ -195,6 +195,21 @@ def test_a_message_that_cannot_become_a_ticket_does_not_block_the_mailbox(imap_s
     assert mailbox.last_uid == 2 and not mailbox.last_error
 
 
+def test_a_poll_while_another_one_reads_the_same_mailbox_does_nothing(imap_server, mailbox):
+    from django.core.cache import cache
+    from django.db import connection
+
+    imap_server.add(make_email())
+    lock = f"tickets:mail-poll:{connection.settings_dict['NAME']}:{mailbox.pk}"
+    cache.add(lock, 1, timeout=60)
+    try:
+        result = mailbox_poll(mailbox)
+    finally:
+        cache.delete(lock)
+
+    assert result.fetched == 0 and imap_server.commands == []
+
+
 def test_a_wrong_password_is_recorded_on_the_mailbox_and_reads_nothing(imap_server, mailbox):
     imap_server.add(make_email())
     Mailbox.objects.filter(pk=mailbox.pk).update(password_encrypted=crypto.encrypt("wrong"))
