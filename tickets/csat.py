@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core import signing
+from django.core import checks, signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -41,6 +41,20 @@ from .services.timeline import ticket_record
 SALT = "tickets.csat"
 RATINGS = (1, 2, 3, 4, 5)
 COMMENT_MAX = 2000
+
+
+@checks.register(checks.Tags.urls, deploy=True)
+def check_site_url(app_configs=None, **kwargs):
+    """Survey links in e-mails are useless without the site's address (`manage.py check --deploy`)."""
+    if settings.TICKETS_CSAT_ENABLED and not settings.TICKETS_SITE_URL:
+        return [
+            checks.Warning(
+                "TICKETS_SITE_URL is not set: satisfaction survey e-mails will carry relative links.",
+                hint="Set TICKETS_SITE_URL to the address customers reach, e.g. https://crm.example.com",
+                id="tickets.W001",
+            )
+        ]
+    return []
 
 
 def max_age() -> dt.timedelta:
