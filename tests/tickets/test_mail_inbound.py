@@ -232,3 +232,16 @@ def test_the_beat_task_reads_every_enabled_mailbox(imap_server, mailbox, custome
 
     assert list(outcome) == [mailbox.pk] and outcome[mailbox.pk]["created"] == 1
     assert not mail.outbox  # a new ticket does not write to the customer by itself
+
+
+def test_the_ticket_page_shows_the_customers_emailed_reply_as_theirs(mailbox, customer, admin_user, login):
+    first = email_ingest(raw=make_email(message_id="<one@client>", sender=("Wang", "wang@example.com")))
+    email_ingest(
+        raw=make_email(message_id="<two@client>", in_reply_to="<one@client>", body="Any news?"),
+        mailbox=mailbox,
+    )
+
+    page = login(admin_user).get(f"/tickets/{first.ticket.pk}/").content.decode()
+
+    assert 'data-testid="comment-from-customer"' in page and "Any news?" in page
+    assert "王小明" in page.split('data-testid="comment-from-customer"')[1][:200]
