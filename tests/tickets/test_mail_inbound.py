@@ -245,3 +245,16 @@ def test_the_ticket_page_shows_the_customers_emailed_reply_as_theirs(mailbox, cu
 
     assert 'data-testid="comment-from-customer"' in page and "Any news?" in page
     assert "王小明" in page.split('data-testid="comment-from-customer"')[1][:200]
+
+
+def test_followers_hear_that_the_customer_replied(
+    mailbox, customer, manager, django_capture_on_commit_callbacks
+):
+    first = email_ingest(raw=make_email(message_id="<one@client>", sender=("Wang", "wang@example.com")))
+    first.ticket.followers.add(manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        email_ingest(raw=make_email(message_id="<two@client>", in_reply_to="<one@client>", body="Any news?"))
+
+    [message] = [m for m in mail.outbox if m.to == [manager.email]]
+    assert "王小明 (the customer) replied:" in message.body and "Any news?" in message.body

@@ -231,7 +231,7 @@ def ticket_customer_reply(
     ticket.updated_at = now
     ticket.version += 1
     ticket.save()
-    followers_tell(ticket, actor=None, event="reply", text=body)
+    followers_tell(ticket, actor=None, event="customer_reply", text=body)
     return comment
 
 
