@@ -179,6 +179,37 @@ def test_auto_replies_open_no_ticket(mailbox):
     assert result.skipped and not Ticket.objects.exists()
 
 
+def test_mail_from_our_own_mailbox_address_opens_no_ticket(mailbox):
+    result = email_ingest(raw=make_email(sender=("Support", "Support@Example.com")), mailbox=mailbox)
+    assert result.skipped and not Ticket.objects.exists()
+
+
+def test_a_message_that_cannot_become_a_ticket_does_not_block_the_mailbox(imap_server, mailbox, customer):
+    imap_server.add(make_email(sender=("Broken", "broken@bad_domain"), message_id="<bad@x>"))
+    imap_server.add(make_email(message_id="<good@x>"))
+
+    result = mailbox_poll(mailbox)
+
+    assert (result.fetched, result.skipped, result.created) == (2, 1, 1)
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 2 and not mailbox.last_error
+
+
+def test_a_poll_while_another_one_reads_the_same_mailbox_does_nothing(imap_server, mailbox):
+    from django.core.cache import cache
+    from django.db import connection
+
+    imap_server.add(make_email())
+    lock = f"tickets:mail-poll:{connection.settings_dict['NAME']}:{mailbox.pk}"
+    cache.add(lock, 1, timeout=60)
+    try:
+        result = mailbox_poll(mailbox)
+    finally:
+        cache.delete(lock)
+
+    assert result.fetched == 0 and imap_server.commands == []
+
+
 def test_a_wrong_password_is_recorded_on_the_mailbox_and_reads_nothing(imap_server, mailbox):
     imap_server.add(make_email())
     Mailbox.objects.filter(pk=mailbox.pk).update(password_encrypted=crypto.encrypt("wrong"))
@@ -201,3 +232,29 @@ def test_the_beat_task_reads_every_enabled_mailbox(imap_server, mailbox, custome
 
     assert list(outcome) == [mailbox.pk] and outcome[mailbox.pk]["created"] == 1
     assert not mail.outbox  # a new ticket does not write to the customer by itself
+
+
+def test_the_ticket_page_shows_the_customers_emailed_reply_as_theirs(mailbox, customer, admin_user, login):
+    first = email_ingest(raw=make_email(message_id="<one@client>", sender=("Wang", "wang@example.com")))
+    email_ingest(
+        raw=make_email(message_id="<two@client>", in_reply_to="<one@client>", body="Any news?"),
+        mailbox=mailbox,
+    )
+
+    page = login(admin_user).get(f"/tickets/{first.ticket.pk}/").content.decode()
+
+    assert 'data-testid="comment-from-customer"' in page and "Any news?" in page
+    assert "王小明" in page.split('data-testid="comment-from-customer"')[1][:200]
+
+
+def test_followers_hear_that_the_customer_replied(
+    mailbox, customer, manager, django_capture_on_commit_callbacks
+):
+    first = email_ingest(raw=make_email(message_id="<one@client>", sender=("Wang", "wang@example.com")))
+    first.ticket.followers.add(manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        email_ingest(raw=make_email(message_id="<two@client>", in_reply_to="<one@client>", body="Any news?"))
+
+    [message] = [m for m in mail.outbox if m.to == [manager.email]]
+    assert "王小明 (the customer) replied:" in message.body and "Any news?" in message.body

@@ -9,6 +9,8 @@ import ssl
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from .. import crypto
@@ -86,7 +88,8 @@ def mailbox_poll(mailbox: Mailbox) -> PollResult:
     """Ingest the new messages of one mailbox. Two polls of one mailbox never run at once."""
     from ..services.email import email_ingest
 
-    lock = f"tickets:mail-poll:{mailbox.pk}"
+    # The cache may be shared by several installations (or test databases): name the database too.
+    lock = f"tickets:mail-poll:{connection.settings_dict['NAME']}:{mailbox.pk}"
     if not cache.add(lock, 1, timeout=10 * 60):
         return PollResult()
     result = PollResult()
@@ -106,12 +109,18 @@ def mailbox_poll(mailbox: Mailbox) -> PollResult:
                 raw = next((p[1] for p in parts or () if isinstance(p, tuple) and len(p) > 1), None)
                 if status != "OK" or raw is None:
                     raise MailboxError(f"Cannot fetch message {uid}")
-                outcome = email_ingest(raw=raw, mailbox=mailbox)
                 result.fetched += 1
-                if outcome.duplicate:
-                    result.duplicates += 1
-                elif outcome.skipped:
+                try:
+                    outcome = email_ingest(raw=raw, mailbox=mailbox)
+                except (ValidationError, ValueError, LookupError, UnicodeError) as exc:
+                    # A message we cannot turn into a ticket (e.g. an unusable sender address) must not
+                    # block the mailbox: it is logged, flagged as read and left for a person to see.
+                    log.warning("mailbox %s: message %s skipped: %s", mailbox.pk, uid, exc)
+                    outcome = None
+                if outcome is None or outcome.skipped:
                     result.skipped += 1
+                elif outcome.duplicate:
+                    result.duplicates += 1
                 elif outcome.created:
                     result.created += 1
                 else:

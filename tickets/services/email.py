@@ -130,6 +130,8 @@ def email_ingest(
         return IngestResult(ticket=None, skipped="no sender")
     if parsed.automatic:
         return IngestResult(ticket=None, skipped="automatic")
+    if Mailbox.objects.filter(email_address__iexact=parsed.from_address).exists():
+        return IngestResult(ticket=None, skipped="from one of our mailboxes")  # a mail loop
     try:
         with transaction.atomic():
             return _ingest(parsed, mailbox=mailbox, now=now or timezone.now())
@@ -229,7 +231,7 @@ def ticket_customer_reply(
     ticket.updated_at = now
     ticket.version += 1
     ticket.save()
-    followers_tell(ticket, actor=None, event="reply", text=body)
+    followers_tell(ticket, actor=None, event="customer_reply", text=body)
     return comment
 
 
