@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from customers.models import Interaction, SocialIdentity
 from customers.services import InteractionEntry, customer_create, customer_tags_add, record_interactions
@@ -450,13 +451,13 @@ def _event_text(inbound: Inbound) -> str:
 
 
 KIND_LABELS = {
-    "image": "[Image]",
-    "video": "[Video]",
-    "audio": "[Audio]",
-    "file": "[File]",
-    "location": "[Location]",
-    "sticker": "[Sticker]",
-    "link": "[Link]",
+    "image": gettext_noop("[Image]"),
+    "video": gettext_noop("[Video]"),
+    "audio": gettext_noop("[Audio]"),
+    "file": gettext_noop("[File]"),
+    "location": gettext_noop("[Location]"),
+    "sticker": gettext_noop("[Sticker]"),
+    "link": gettext_noop("[Link]"),
 }
 
 
