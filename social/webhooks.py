@@ -154,6 +154,55 @@ def line_webhook(request, key):
 
 
 @csrf_exempt
+def wecom_webhook(request, key):
+    """WeCom (企业微信) customer-contact callbacks: always encrypted, the receiver id is the corp id."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    channel = channel_for_webhook(Channel.Kind.WECOM, key)
+    if channel is None:
+        return HttpResponse("Unknown channel.", status=404, content_type="text/plain")
+    credentials = channel["credentials"]
+    token, aes_key, corp_id = (
+        credentials.get("token", ""),
+        credentials.get("aes_key", ""),
+        credentials.get("corp_id", ""),
+    )
+    params = request.GET
+    timestamp, nonce, signature = (
+        params.get("timestamp", ""),
+        params.get("nonce", ""),
+        params.get("msg_signature", ""),
+    )
+    if request.method == "GET":
+        echostr = params.get("echostr", "")
+        if not wechat.signature_valid(token, timestamp, nonce, signature, echostr):
+            return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+        try:
+            return HttpResponse(wechat.decrypt(aes_key, corp_id, echostr), content_type="text/plain")
+        except wechat.WebhookError as exc:
+            return _bad_request(f"Cannot decrypt: {exc}")
+    body = _read_body(request)
+    if body is None:
+        return _too_large()
+    try:
+        ciphertext = wechat.parse_xml(body).get("Encrypt") or ""
+    except (wechat.WebhookError, UnicodeDecodeError):
+        ciphertext = ""
+    if not isinstance(ciphertext, str) or not wechat.signature_valid(
+        token, timestamp, nonce, signature, ciphertext
+    ):
+        return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+    try:
+        message = wechat.parse_xml(wechat.decrypt(aes_key, corp_id, ciphertext))
+    except wechat.WebhookError as exc:
+        return _bad_request(f"Cannot decrypt: {exc}")
+    if not message.get("MsgType"):
+        return _bad_request("A WeCom callback needs MsgType.")
+    events_store(channel["id"], [(wechat.wecom_event_key(message), message)])
+    return HttpResponse("success", content_type="text/plain")
+
+
+@csrf_exempt
 def wechat_webhook(request, key):
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])

@@ -21,6 +21,7 @@ PUBLIC = {
     # Provider webhooks: anyone may call them, the LINE/WeChat signature on the body is the check.
     "webhook-line",
     "webhook-wechat",
+    "webhook-wecom",
 }
 SKIP_PREFIXES = ("django-admin/",)  # Django's own admin checks is_staff; none of our roles is staff.
 # Live event streams never end; tests/callcenter/test_screen_pop.py covers who may open them.
