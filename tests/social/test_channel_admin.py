@@ -209,3 +209,22 @@ def test_channel_changes_are_audited_without_the_credentials(login, admin_user, 
     entry = LogEntry.objects.get_for_object(line_channel).latest("timestamp")
     assert "Audited" in str(entry.changes) and "new-secret-value" not in str(entry.changes)
     assert "credentials_encrypted" not in str(entry.changes)
+
+
+def test_channel_create_command_for_wecom(capsys):
+    call_command(
+        "channel_create",
+        "--kind",
+        "wecom",
+        "--name",
+        "Sales",
+        "--corp-id",
+        "ww1",
+        "--token",
+        "t",
+        "--aes-key",
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    )
+    channel = Channel.objects.get()
+    assert capsys.readouterr().out.strip() == f"/webhooks/wecom/{channel.webhook_key}/"
+    assert channel.credentials["corp_id"] == "ww1"
