@@ -6,6 +6,8 @@ class SocialConfig(AppConfig):
     name = "social"
 
     def ready(self):
+        from auditlog.registry import auditlog
+
         from customers.panels import Panel, register
         from tickets.services import tickets as ticket_services
 
@@ -16,7 +18,13 @@ class SocialConfig(AppConfig):
         if inbox.ticket_reply_relay not in ticket_services.PUBLIC_REPLY_LISTENERS:
             ticket_services.PUBLIC_REPLY_LISTENERS.append(inbox.ticket_reply_relay)
 
-        from . import selectors
+        from . import models, selectors
+
+        # Who changed a channel or a rule, and when; credentials only as "changed" (never their value).
+        auditlog.register(
+            models.Channel, exclude_fields=["credentials_encrypted", "last_check_at", "last_check_ok"]
+        )
+        auditlog.register(models.AutoReplyRule, m2m_fields={"add_tags"})
 
         register(
             Panel(

@@ -120,6 +120,18 @@ class AutoReplyRuleForm(forms.ModelForm):
         help_text=_("Comma-separated; new tags are created."),
     )
 
+    field_order = [
+        "name",
+        "trigger",
+        "match",
+        "pattern",
+        "when",
+        "reply_text",
+        "add_tags",
+        "priority",
+        "is_active",
+    ]
+
     class Meta:
         model = AutoReplyRule
         fields = ["name", "trigger", "match", "pattern", "when", "reply_text", "priority", "is_active"]

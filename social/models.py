@@ -94,7 +94,7 @@ class Channel(models.Model):
     def webhook_path(self) -> str:
         from django.urls import reverse
 
-        name = "webhook-line" if self.kind == self.Kind.LINE else "webhook-wechat"
+        name = {"line": "webhook-line", "wechat": "webhook-wechat", "wecom": "webhook-wecom"}[self.kind]
         return reverse(name, kwargs={"key": self.webhook_key})
 
     def in_office_hours(self, at=None) -> bool:

@@ -184,3 +184,35 @@ def _wechat_event(inbound: Inbound, message: dict) -> None:
         inbound.text = _("Location report")
     else:
         inbound.action, inbound.kind, inbound.text = ACTIVITY, "event", event
+
+
+WECOM_FOLLOW = {"add_external_contact", "add_half_external_contact"}
+WECOM_UNFOLLOW = {"del_external_contact", "del_follow_user"}
+
+
+def from_wecom(message: dict) -> Inbound:
+    """A WeCom customer-contact change: the external contact added or removed a staff member."""
+    try:
+        occurred_at = datetime.fromtimestamp(int(message.get("CreateTime") or 0), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        occurred_at = timezone.now()
+    change = message.get("ChangeType") or message.get("Event") or ""
+    inbound = Inbound(
+        action=ACTIVITY,
+        provider="wecom",
+        user_id=str(message.get("ExternalUserID") or ""),
+        occurred_at=occurred_at,
+        event_name=change,
+    )
+    inbound.data.update(
+        {k: v for k, v in message.items() if k in ("UserID", "State", "ChangeType", "Source")}
+    )
+    if change in WECOM_FOLLOW:
+        inbound.action = FOLLOW
+    elif change in WECOM_UNFOLLOW:
+        inbound.action = UNFOLLOW
+    else:
+        inbound.text = change
+    if not inbound.user_id:
+        inbound.action = IGNORE
+    return inbound

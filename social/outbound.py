@@ -48,7 +48,7 @@ def identities_refresh_profiles(*, identity_ids: list[int]) -> int:
     updated = 0
     for identity in identities:
         channel = channels.get(int(identity.channel)) if identity.channel.isdigit() else None
-        if channel is None:
+        if channel is None or channel.kind == Channel.Kind.WECOM:  # no WeCom client yet
             continue
         try:
             name, avatar = _profile(channel, identity.external_id)

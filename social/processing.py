@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from customers.models import Interaction, SocialIdentity
 from customers.services import InteractionEntry, customer_create, customer_tags_add, record_interactions
@@ -26,7 +27,11 @@ from .normalise import Inbound
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-INTERACTION_CHANNEL = {"line": Interaction.Channel.LINE, "wechat": Interaction.Channel.WECHAT}
+INTERACTION_CHANNEL = {
+    "line": Interaction.Channel.LINE,
+    "wechat": Interaction.Channel.WECHAT,
+    "wecom": Interaction.Channel.WECHAT,  # WeCom contacts are WeChat users
+}
 TIMELINE_KIND = {
     normalise.MESSAGE: Interaction.Kind.MESSAGE_IN,
     normalise.POSTBACK: Interaction.Kind.POSTBACK,
@@ -146,6 +151,8 @@ def _apply(events: list[InboundEvent]) -> FollowUps:
         channel = channels[event.channel_id]
         if channel.kind == Channel.Kind.LINE:
             inbound = normalise.from_line(event.payload)
+        elif channel.kind == Channel.Kind.WECOM:
+            inbound = normalise.from_wecom(event.payload)
         else:
             inbound = normalise.from_wechat(event.payload)
         inbound.received_at = event.received_at
@@ -253,7 +260,7 @@ def _apply_channel(channel: Channel, inbounds: list[Inbound], rules, follow_ups:
 
 
 def _placeholder_name(channel: Channel, user_id: str) -> str:
-    label = "LINE" if channel.kind == Channel.Kind.LINE else _("WeChat")
+    label = {"line": "LINE", "wecom": _("WeCom")}.get(channel.kind) or _("WeChat")
     return f"{label} {user_id[-6:]}"
 
 
@@ -436,6 +443,8 @@ def _unsend(conversation, inbound) -> None:
 
 
 def _auto_reply_outcome(channel, rules, inbound):
+    if channel.kind == Channel.Kind.WECOM:  # no WeCom sending client yet
+        return None
     if inbound.action == normalise.FOLLOW:
         trigger, text = AutoReplyRule.Trigger.FOLLOW, ""
     elif inbound.action == normalise.MESSAGE and inbound.kind == Message.Kind.TEXT:
@@ -459,13 +468,13 @@ def _event_text(inbound: Inbound) -> str:
 
 
 KIND_LABELS = {
-    "image": "[Image]",
-    "video": "[Video]",
-    "audio": "[Audio]",
-    "file": "[File]",
-    "location": "[Location]",
-    "sticker": "[Sticker]",
-    "link": "[Link]",
+    "image": gettext_noop("[Image]"),
+    "video": gettext_noop("[Video]"),
+    "audio": gettext_noop("[Audio]"),
+    "file": gettext_noop("[File]"),
+    "location": gettext_noop("[Location]"),
+    "sticker": gettext_noop("[Sticker]"),
+    "link": gettext_noop("[Link]"),
 }
 
 

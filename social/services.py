@@ -28,6 +28,8 @@ def _forget_cache() -> None:
 
 def _validate_credentials(kind: str, values: dict) -> None:
     errors = {}
+    if kind == Channel.Kind.WECOM and values.get("aes_key") and len(values["aes_key"]) != 43:
+        errors["aes_key"] = _("The EncodingAESKey has 43 characters.")
     if kind == Channel.Kind.WECHAT:
         aes_key = values.get("aes_key") or ""
         if aes_key and len(aes_key) != 43:

@@ -23,7 +23,7 @@ def channel_list(request):
 @require_http_methods(["GET", "POST"])
 def channel_create(request):
     kind = request.POST.get("kind") or request.GET.get("kind") or ""
-    if kind not in (Channel.Kind.LINE, Channel.Kind.WECHAT):
+    if kind not in Channel.Kind.values:
         return render(request, "social/channel_kind.html", {})
     form = ChannelForm(request.POST or None, kind=kind)
     if request.method == "POST" and form.is_valid():

@@ -101,13 +101,25 @@ def events_store(channel_id: int, keyed_payloads: list[tuple[str, dict]]) -> lis
     return new_ids
 
 
+BROKER_PAUSE_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
 def enqueue_processing(event_ids: list[int]) -> None:
-    """Hand the events to a worker; if the broker is down they stay pending for the sweeper."""
+    """Hand the events to a worker; if the broker is down they stay pending for the sweeper.
+
+    One publish attempt, no retries: a webhook must answer in time whatever the broker does. After a
+    failure this process skips publishing for a few seconds rather than paying the timeout every time.
+    """
+    global _broker_down_until
     from .tasks import process_events
 
+    if time.monotonic() < _broker_down_until:
+        return
     try:
-        process_events.delay(event_ids)
+        process_events.apply_async(args=[event_ids], retry=True, retry_policy={"max_retries": 0})
     except Exception:  # the broker is unreachable: the beat sweeper re-enqueues pending rows
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning(
             "social: could not enqueue %d events; the sweeper will retry", len(event_ids), exc_info=True
         )
@@ -139,6 +151,55 @@ def line_webhook(request, key):
             keyed.append((event_key, {**event, "destination": destination}))
     events_store(channel["id"], keyed)
     return HttpResponse("OK", content_type="text/plain")
+
+
+@csrf_exempt
+def wecom_webhook(request, key):
+    """WeCom (企业微信) customer-contact callbacks: always encrypted, the receiver id is the corp id."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    channel = channel_for_webhook(Channel.Kind.WECOM, key)
+    if channel is None:
+        return HttpResponse("Unknown channel.", status=404, content_type="text/plain")
+    credentials = channel["credentials"]
+    token, aes_key, corp_id = (
+        credentials.get("token", ""),
+        credentials.get("aes_key", ""),
+        credentials.get("corp_id", ""),
+    )
+    params = request.GET
+    timestamp, nonce, signature = (
+        params.get("timestamp", ""),
+        params.get("nonce", ""),
+        params.get("msg_signature", ""),
+    )
+    if request.method == "GET":
+        echostr = params.get("echostr", "")
+        if not wechat.signature_valid(token, timestamp, nonce, signature, echostr):
+            return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+        try:
+            return HttpResponse(wechat.decrypt(aes_key, corp_id, echostr), content_type="text/plain")
+        except wechat.WebhookError as exc:
+            return _bad_request(f"Cannot decrypt: {exc}")
+    body = _read_body(request)
+    if body is None:
+        return _too_large()
+    try:
+        ciphertext = wechat.parse_xml(body).get("Encrypt") or ""
+    except (wechat.WebhookError, UnicodeDecodeError):
+        ciphertext = ""
+    if not isinstance(ciphertext, str) or not wechat.signature_valid(
+        token, timestamp, nonce, signature, ciphertext
+    ):
+        return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+    try:
+        message = wechat.parse_xml(wechat.decrypt(aes_key, corp_id, ciphertext))
+    except wechat.WebhookError as exc:
+        return _bad_request(f"Cannot decrypt: {exc}")
+    if not message.get("MsgType"):
+        return _bad_request("A WeCom callback needs MsgType.")
+    events_store(channel["id"], [(wechat.wecom_event_key(message), message)])
+    return HttpResponse("success", content_type="text/plain")
 
 
 @csrf_exempt

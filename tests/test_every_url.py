@@ -25,6 +25,7 @@ PUBLIC = {
     "webhook-wechat",
     "csat",  # the satisfaction survey: customers answer through a signed, expiring link without login
     "quote-public",  # a customer's signed link to one quote version: bad tokens get 404
+    "webhook-wecom",
 }
 SKIP_PREFIXES = ("django-admin/",)  # Django's own admin checks is_staff; none of our roles is staff.
 # Live event streams never end; tests/callcenter/test_screen_pop.py covers who may open them.

@@ -122,6 +122,17 @@ def event_key(message: dict) -> str:
     return ("evt:" + ":".join(parts))[:200]
 
 
+def wecom_event_key(message: dict) -> str:
+    """WeCom contact events carry no id: the contact, the staff member, the change and its time."""
+    parts = [
+        message.get("ExternalUserID", "") or message.get("FromUserName", ""),
+        message.get("UserID", ""),
+        message.get("ChangeType", "") or message.get("Event", ""),
+        message.get("CreateTime", ""),
+    ]
+    return ("wecom:" + ":".join(parts))[:200]
+
+
 def reply_xml(*, to_user: str, from_user: str, text: str) -> str:
     """A passive text reply (answering the callback itself)."""
     return (

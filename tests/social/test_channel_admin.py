@@ -197,3 +197,34 @@ def test_a_keyword_rule_needs_a_pattern(login, admin_user, line_channel):
     )
     assert response.status_code == 200 and not AutoReplyRule.objects.exists()
     assert "Enter the keyword" in response.content.decode()
+
+
+def test_channel_changes_are_audited_without_the_credentials(login, admin_user, line_channel):
+    from auditlog.models import LogEntry
+
+    login(admin_user).post(
+        reverse("social:channel-edit", args=[line_channel.pk]),
+        {"name": "Audited", "is_active": "on", "channel_secret": "new-secret-value"},
+    )
+    entry = LogEntry.objects.get_for_object(line_channel).latest("timestamp")
+    assert "Audited" in str(entry.changes) and "new-secret-value" not in str(entry.changes)
+    assert "credentials_encrypted" not in str(entry.changes)
+
+
+def test_channel_create_command_for_wecom(capsys):
+    call_command(
+        "channel_create",
+        "--kind",
+        "wecom",
+        "--name",
+        "Sales",
+        "--corp-id",
+        "ww1",
+        "--token",
+        "t",
+        "--aes-key",
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    )
+    channel = Channel.objects.get()
+    assert capsys.readouterr().out.strip() == f"/webhooks/wecom/{channel.webhook_key}/"
+    assert channel.credentials["corp_id"] == "ww1"

@@ -9,13 +9,15 @@ class Command(BaseCommand):
     help = "Create a LINE or WeChat channel with encrypted credentials and print its webhook path."
 
     def add_arguments(self, parser):
-        parser.add_argument("--kind", required=True, choices=["line", "wechat"])
+        parser.add_argument("--kind", required=True, choices=["line", "wechat", "wecom"])
         parser.add_argument("--name", required=True)
         parser.add_argument("--secret", default="", help="LINE channel secret")
         parser.add_argument("--access-token", default="", help="LINE long-lived channel access token")
         parser.add_argument("--token", default="", help="WeChat server Token")
         parser.add_argument("--app-id", default="", help="WeChat AppID")
         parser.add_argument("--app-secret", default="", help="WeChat AppSecret")
+        parser.add_argument("--corp-id", default="", help="WeCom Corp ID")
+        parser.add_argument("--corp-secret", default="", help="WeCom customer-contact Secret")
         parser.add_argument("--aes-key", default="", help="WeChat EncodingAESKey (43 characters)")
         parser.add_argument(
             "--mode", default="", choices=["", "plain", "safe"], help="WeChat message encryption"
@@ -30,6 +32,13 @@ class Command(BaseCommand):
                 raise CommandError(f"No team named {options['team']!r}.")
         if options["kind"] == "line":
             credentials = {"channel_secret": options["secret"], "access_token": options["access_token"]}
+        elif options["kind"] == "wecom":
+            credentials = {
+                "corp_id": options["corp_id"],
+                "secret": options["corp_secret"],
+                "token": options["token"],
+                "aes_key": options["aes_key"],
+            }
         else:
             mode = options["mode"] or ("safe" if options["aes_key"] else "plain")
             credentials = {

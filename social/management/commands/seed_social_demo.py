@@ -52,6 +52,9 @@ class Command(BaseCommand):
                 "mode": "plain",
             },
         )
+        # Conversations first: the demo's stored messages must not wait for replies no one can send.
+        self._conversations(line, "line", LINE_FOLLOWERS)
+        self._conversations(wechat, "wechat", WECHAT_FOLLOWERS)
         if not AutoReplyRule.objects.filter(channel=line).exists():
             services.auto_reply_rule_save(
                 actor=None,
@@ -77,8 +80,6 @@ class Command(BaseCommand):
                 priority=20,
                 is_active=True,
             )
-        self._conversations(line, "line", LINE_FOLLOWERS)
-        self._conversations(wechat, "wechat", WECHAT_FOLLOWERS)
         self.stdout.write(
             f"Social demo: {Channel.objects.count()} channels, {InboundEvent.objects.count()} events"
         )
