@@ -316,10 +316,10 @@ def _apply_follow_state(channel, inbounds, identities, follow_ups) -> None:
 
 
 def _conversations(channel, inbounds, identities) -> dict[int, Conversation]:
-    """The conversation of each identity, created when new, locked (ordered by pk) for the counters."""
+    """The conversation of each identity, created when new (not locked: see _conversations_apply)."""
     wanted = {identities[i.user_id].pk: identities[i.user_id] for i in inbounds}
-    locked = Conversation.objects.select_for_update().filter(channel=channel, identity_id__in=list(wanted))
-    by_identity = {c.identity_id: c for c in locked.order_by("pk")}
+    existing = Conversation.objects.filter(channel=channel, identity_id__in=list(wanted))
+    by_identity = {c.identity_id: c for c in existing}
     missing = [identity for pk, identity in wanted.items() if pk not in by_identity]
     if missing:
         Conversation.objects.bulk_create(
@@ -331,66 +331,99 @@ def _conversations(channel, inbounds, identities) -> dict[int, Conversation]:
             ],
             ignore_conflicts=True,
         )
-        new = locked.filter(identity_id__in=[i.pk for i in missing]).order_by("pk")
+        new = existing.filter(identity_id__in=[i.pk for i in missing])
         by_identity.update({c.identity_id: c for c in new})
     return by_identity
 
 
+@dataclass
+class ConversationDelta:
+    """What one batch adds to a conversation's state; applied at the very end, under a short row lock."""
+
+    last_message_at: object = None
+    last_inbound_at: object = None
+    unread: int = 0
+    reply_token: str = ""
+    reply_token_at: object = None
+
+
+def _later(a, b):
+    return b if a is None or (b is not None and b > a) else a
+
+
 def _update_conversations(conversations, changes, replies) -> None:
-    by_pk = {c.pk: c for c in conversations.values()}
-    touched = {}
+    deltas = {}
     for conversation_pk, inbounds in changes.items():
-        conversation = by_pk[conversation_pk]
+        delta = deltas.setdefault(conversation_pk, ConversationDelta())
         for inbound in inbounds:
-            at = inbound.occurred_at
-            if conversation.last_message_at is None or at > conversation.last_message_at:
-                conversation.last_message_at = at
+            delta.last_message_at = _later(delta.last_message_at, inbound.occurred_at)
             # WeChat's 48-hour window starts when the follower acted; the callback arrives within seconds.
-            received = inbound.received_at or at
-            writes = inbound.action in COUNTS_AS_INBOUND or inbound.action == normalise.FOLLOW
-            if writes and (conversation.last_inbound_at is None or received > conversation.last_inbound_at):
-                conversation.last_inbound_at = received
+            received = inbound.received_at or inbound.occurred_at
+            if inbound.action in COUNTS_AS_INBOUND or inbound.action == normalise.FOLLOW:
+                delta.last_inbound_at = _later(delta.last_inbound_at, received)
             if inbound.action in COUNTS_AS_INBOUND:
-                conversation.unread_count += 1
-                if conversation.status == Conversation.Status.CLOSED:
-                    conversation.status = Conversation.Status.OPEN
+                delta.unread += 1
             usable_token = inbound.reply_token and not inbound.standby and inbound.source_type == "user"
-            if usable_token and (
-                conversation.reply_token_at is None or received >= conversation.reply_token_at
-            ):
-                conversation.reply_token, conversation.reply_token_at = inbound.reply_token, received
-        touched[conversation.pk] = conversation
-    if touched:
-        _conversations_save_state(list(touched.values()))
+            if usable_token and (delta.reply_token_at is None or received >= delta.reply_token_at):
+                delta.reply_token, delta.reply_token_at = inbound.reply_token, received
+    if deltas:
+        _conversations_apply(deltas)
 
 
-STATE_FIELDS = [
-    "last_message_at",
-    "last_inbound_at",
-    "unread_count",
-    "status",
-    "reply_token",
-    "reply_token_at",
-]
+CONVERSATION_UPDATE = """
+UPDATE social_conversation AS c SET
+  last_message_at = GREATEST(c.last_message_at, v.last_message_at),
+  last_inbound_at = GREATEST(c.last_inbound_at, v.last_inbound_at),
+  unread_count = c.unread_count + v.unread,
+  status = CASE WHEN v.unread > 0 THEN 'open' ELSE c.status END,
+  reply_token = CASE WHEN v.reply_token <> '' AND (c.reply_token_at IS NULL OR v.reply_token_at >= c.reply_token_at)
+                THEN v.reply_token ELSE c.reply_token END,
+  reply_token_at = CASE WHEN v.reply_token <> '' AND (c.reply_token_at IS NULL OR v.reply_token_at >= c.reply_token_at)
+                   THEN v.reply_token_at ELSE c.reply_token_at END
+FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::timestamptz[]) AS last_message_at,
+             unnest(%s::timestamptz[]) AS last_inbound_at, unnest(%s::integer[]) AS unread,
+             unnest(%s::text[]) AS reply_token, unnest(%s::timestamptz[]) AS reply_token_at) AS v
+WHERE c.id = v.id
+"""
 
 
-def _conversations_save_state(conversations: list[Conversation]) -> None:
-    """One UPDATE ... FROM unnest(arrays) on PostgreSQL (bulk_update's CASE WHEN is slow for hundreds of rows)."""
+def _conversations_apply(deltas: dict[int, ConversationDelta]) -> None:
+    """Add the batch's deltas to the conversations, relative to what is stored now.
+
+    The rows are locked in pk order only here, at the end of the batch, so two workers whose batches
+    share conversations overlap for everything but this last statement (and never deadlock).
+    """
+    ids = sorted(deltas)
     if connection.vendor != "postgresql":
-        Conversation.objects.bulk_update(conversations, STATE_FIELDS)
+        rows = list(Conversation.objects.filter(pk__in=ids))
+        for row in rows:
+            delta = deltas[row.pk]
+            row.last_message_at = _later(row.last_message_at, delta.last_message_at)
+            row.last_inbound_at = _later(row.last_inbound_at, delta.last_inbound_at)
+            row.unread_count += delta.unread
+            if delta.unread:
+                row.status = Conversation.Status.OPEN
+            if delta.reply_token and (
+                row.reply_token_at is None or delta.reply_token_at >= row.reply_token_at
+            ):
+                row.reply_token, row.reply_token_at = delta.reply_token, delta.reply_token_at
+        Conversation.objects.bulk_update(
+            rows,
+            ["last_message_at", "last_inbound_at", "unread_count", "status", "reply_token", "reply_token_at"],
+        )
         return
-    sql = (
-        "UPDATE social_conversation AS c SET last_message_at = v.last_message_at, last_inbound_at = v.last_inbound_at, "
-        "unread_count = v.unread_count, status = v.status, reply_token = v.reply_token, "
-        "reply_token_at = v.reply_token_at FROM ("
-        "SELECT unnest(%s::bigint[]) AS id, unnest(%s::timestamptz[]) AS last_message_at, "
-        "unnest(%s::timestamptz[]) AS last_inbound_at, unnest(%s::integer[]) AS unread_count, "
-        "unnest(%s::text[]) AS status, unnest(%s::text[]) AS reply_token, "
-        "unnest(%s::timestamptz[]) AS reply_token_at) AS v WHERE c.id = v.id"
-    )
-    columns = [[c.pk for c in conversations]] + [[getattr(c, f) for c in conversations] for f in STATE_FIELDS]
+    ordered = [deltas[pk] for pk in ids]
+    columns = [
+        ids,
+        [d.last_message_at for d in ordered],
+        [d.last_inbound_at for d in ordered],
+        [d.unread for d in ordered],
+        [d.reply_token for d in ordered],
+        [d.reply_token_at for d in ordered],
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, columns)
+        cursor.execute("SELECT id FROM social_conversation WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+        cursor.execute(CONVERSATION_UPDATE, columns)
 
 
 def _unsend(conversation, inbound) -> None:

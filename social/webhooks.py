@@ -101,13 +101,25 @@ def events_store(channel_id: int, keyed_payloads: list[tuple[str, dict]]) -> lis
     return new_ids
 
 
+BROKER_PAUSE_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
 def enqueue_processing(event_ids: list[int]) -> None:
-    """Hand the events to a worker; if the broker is down they stay pending for the sweeper."""
+    """Hand the events to a worker; if the broker is down they stay pending for the sweeper.
+
+    One publish attempt, no retries: a webhook must answer in time whatever the broker does. After a
+    failure this process skips publishing for a few seconds rather than paying the timeout every time.
+    """
+    global _broker_down_until
     from .tasks import process_events
 
+    if time.monotonic() < _broker_down_until:
+        return
     try:
-        process_events.delay(event_ids)
+        process_events.apply_async(args=[event_ids], retry=True, retry_policy={"max_retries": 0})
     except Exception:  # the broker is unreachable: the beat sweeper re-enqueues pending rows
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning(
             "social: could not enqueue %d events; the sweeper will retry", len(event_ids), exc_info=True
         )

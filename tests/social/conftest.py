@@ -113,11 +113,13 @@ def media_root(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_channel_cache():
-    from social.webhooks import forget_channel_cache
+    from social import webhooks
 
-    forget_channel_cache()
+    webhooks.forget_channel_cache()
+    webhooks._broker_down_until = 0.0
     yield
-    forget_channel_cache()
+    webhooks.forget_channel_cache()
+    webhooks._broker_down_until = 0.0
 
 
 @pytest.fixture

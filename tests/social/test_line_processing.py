@@ -299,3 +299,13 @@ def _text(user, event_id, text):
     event.update(webhookEventId=event_id, source={"type": "user", "userId": user})
     event["message"] = {**event["message"], "id": event_id, "text": text}
     return event
+
+
+def test_a_new_message_reopens_a_closed_conversation_and_adds_to_its_unread_count(
+    post_line, line_channel, fake_line
+):
+    post_line(line_channel, "message_text")
+    Conversation.objects.update(status="closed", unread_count=0)
+    post_line(line_channel, "message_sticker")
+    conversation = Conversation.objects.get()
+    assert (conversation.status, conversation.unread_count) == ("open", 1)
