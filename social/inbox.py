@@ -72,17 +72,12 @@ def window_closed_message() -> str:
 # Live updates ----------------------------------------------------------------------------------------
 
 
-def inbox_notify(message: Message) -> None:
-    """Tell open inboxes (and 360 pages) that a conversation changed, after the transaction commits.
+def conversation_notify(conversation_id: int, *, customer_id: int | None = None) -> None:
+    """Tell open inboxes (and the customer's 360 page) that a conversation changed.
 
     Only ids travel on the stream; each browser then fetches what it may see through the usual
     permission checks, so nothing leaks to a user who may not see the conversation.
     """
-    conversation_id, customer_id = message.conversation_id, message.conversation.customer_id
-    transaction.on_commit(lambda: conversation_notify(conversation_id, customer_id=customer_id))
-
-
-def conversation_notify(conversation_id: int, *, customer_id: int | None = None) -> None:
     pubsub.publish(INBOX_CHANNEL, "inbox", str(conversation_id))
     pubsub.publish(INBOX_CHANNEL, f"conversation-{conversation_id}", str(conversation_id))
     if customer_id:

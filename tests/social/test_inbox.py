@@ -295,19 +295,17 @@ def test_closing_and_reopening_are_recorded_in_the_thread(login, conversation, a
     ]
 
 
-def test_a_stored_message_tells_open_inboxes_after_commit(
-    conversation, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_messages_stored_by_the_webhook_tell_open_inboxes_and_the_360_page(conversation, monkeypatch):
     published = []
     monkeypatch.setattr(
         pubsub, "publish", lambda channel, event, data: published.append((channel, event, data))
     )
-    message = Message.objects.create(conversation=conversation, direction="in", text="new", status="received")
-    with django_capture_on_commit_callbacks(execute=True):
-        inbox.inbox_notify(message)
-        assert published == []
-    events = {event for _channel, event, _data in published}
-    assert events == {"inbox", f"conversation-{conversation.pk}", f"customer-{conversation.customer_id}"}
+    inbox.conversations_changed({conversation.pk})
+    assert {(channel, event) for channel, event, _data in published} == {
+        ("social:inbox", "inbox"),
+        ("social:inbox", f"conversation-{conversation.pk}"),
+        ("social:inbox", f"customer-{conversation.customer_id}"),
+    }
 
 
 def test_opening_a_conversation_marks_it_read_for_whoever_answers_it(login, conversation, agent, manager):
