@@ -130,7 +130,10 @@ CELERY_BEAT_SCHEDULE["social-sweep-pending-events"] = {
     "schedule": 60.0,
 }
 # Social: start scheduled broadcasts whose time has come.
-CELERY_BEAT_SCHEDULE["social-broadcasts-start-due"] = {"task": "social.broadcasts_start_due", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["social-broadcasts-start-due"] = {
+    "task": "social.broadcasts_start_due",
+    "schedule": 60.0,
+}
 # Customers: look for duplicate records once a night; move rows that reached a merged record late.
 CELERY_BEAT_SCHEDULE["customers-duplicates-scan"] = {"task": "customers.duplicates_scan", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["customers-merge-sweep"] = {"task": "customers.merge_sweep", "schedule": 300.0}
