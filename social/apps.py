@@ -13,6 +13,9 @@ class SocialConfig(AppConfig):
         from .inbox_customer_data import register_customer_data
 
         register_customer_data()
+        from .csat_line import register_csat_channel
+
+        register_csat_channel()  # survey links by LINE to followers; e-mail stays the fallback
         from django.db.models.signals import pre_delete
 
         from customers.models import Segment
