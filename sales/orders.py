@@ -153,7 +153,7 @@ def _resolve_customer(*, actor, customer, phone, email, customer_name, channel) 
             {"customer": _("Say whose order it is: a customer id, a phone number or an e-mail.")}
         )
     matches = Customer.objects.filter(
-        pk__in=ContactPoint.objects.filter(**contact_filter).values("customer_id")
+        pk__in=ContactPoint.objects.filter(**contact_filter).values("customer_id"), merged_into__isnull=True
     ).order_by("-created_at", "-id")
     visible = matches if actor is None else customers_visible_to(actor, matches)
     found = visible.first()
@@ -427,7 +427,11 @@ def orders_import(*, actor, rows: list[dict], progress=None) -> ImportResult:
             result.errors.append((line, _("The order number is empty.")))
             continue
         groups.setdefault(number, []).append((line, row))
-    visible = customers_visible_to(actor) if actor is not None else Customer.objects.all()
+    visible = (
+        customers_visible_to(actor)
+        if actor is not None
+        else Customer.objects.filter(merged_into__isnull=True)
+    )
     for done, (number, lines) in enumerate(groups.items()):
         if progress is not None and done and done % PROGRESS_EVERY == 0:
             progress(result, done)
