@@ -56,11 +56,13 @@ class User(AbstractUser):
 
 
 class AccessLog(models.Model):
-    """Who saw or took out personal data: every reveal of a contact detail and every export."""
+    """Who saw, took out or erased personal data: every reveal of a contact detail, every export and
+    every data-subject erasure."""
 
     class Action(models.TextChoices):
         REVEAL = "reveal", _("Reveal")
         EXPORT = "export", _("Export")
+        ERASE = "erase", _("Erase")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     action = models.CharField(max_length=20, choices=Action.choices)

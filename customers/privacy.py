@@ -31,7 +31,7 @@ from .models import ContactPoint, Customer, CustomerMerge, DataSubjectRequest, I
 from .permissions import check_can_view
 from .services import record_interaction
 
-ERASE_ACTION = "erase"  # AccessLog action for an erasure (the log's choices name reveal and export)
+ERASE_ACTION = AccessLog.Action.ERASE
 CSV_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 
 

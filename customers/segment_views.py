@@ -252,6 +252,42 @@ def segment_detail(request, pk):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def segment_export(request, pk):
+    """Confirm, then queue an export of the segment's customers the user may see (masked as on screen)."""
+    from . import exports
+    from .models import DataJob
+
+    segment = _segment(request, pk)
+    if not exports.can_export(request.user):
+        raise PermissionDenied(_("You may not export customers."))
+    queryset = customers_visible_to(request.user, selectors.segment_customers(segment=segment))
+    description = _("Segment “%(name)s”") % {"name": segment.name}
+    if request.method == "POST":
+        try:
+            job = exports.export_start(
+                user=request.user,
+                queryset=queryset,
+                description=description,
+                filters={"segment": segment.pk},
+                fmt=request.POST.get("fmt", "csv"),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            return redirect("customers:job", pk=job.pk)
+    context = {
+        "count": queryset.order_by().count(),
+        "description": description,
+        "params": [],
+        "unmasked": can_view_contact_details(request.user),
+        "formats": DataJob.Format.choices,
+        "segment": segment,
+    }
+    return render(request, "customers/export_start.html", context)
+
+
+@login_required
 @permission_required("customers.change_segment", raise_exception=True)
 @require_POST
 def segment_members_add(request, pk):

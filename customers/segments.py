@@ -414,8 +414,9 @@ def _compile_rule(rule, *, now) -> Q:  # noqa: C901 - one branch per field
 
 
 def rules_queryset(rules: dict, *, now: dt.datetime | None = None):
-    """All customers matching validated rules (callers restrict it to what a user may see)."""
-    return Customer.objects.filter(compile_rules(rules, now=now))
+    """All customers matching validated rules (callers restrict it to what a user may see). Records merged
+    into another one are left out: their rows moved to the kept record, which is counted instead."""
+    return Customer.objects.filter(compile_rules(rules, now=now), merged_into__isnull=True)
 
 
 def describe_rule(rule: dict, names: dict | None = None) -> str:

@@ -278,7 +278,8 @@ def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
     user). A static list's members, or the customers its rules match at the time of evaluation."""
     if segment.is_static:
         return Customer.objects.filter(
-            Exists(SegmentMember.objects.filter(segment_id=segment.pk, customer_id=OuterRef("pk")))
+            Exists(SegmentMember.objects.filter(segment_id=segment.pk, customer_id=OuterRef("pk"))),
+            merged_into__isnull=True,
         )
     return segments.rules_queryset(segments.validate_rules(segment.rules))
 

@@ -50,4 +50,5 @@ urlpatterns = [
     ),
     path("segments/<int:pk>/freeze/", segment_views.segment_freeze, name="segment-freeze"),
     path("segments/<int:pk>/delete/", segment_views.segment_delete, name="segment-delete"),
+    path("segments/<int:pk>/export/", segment_views.segment_export, name="segment-export"),
 ]

@@ -173,7 +173,11 @@ def scores_recompute_all(*, now=None) -> int:
     now = now or timezone.now()
     done, after = 0, 0
     while True:
-        ids = list(Customer.objects.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:BATCH])
+        ids = list(
+            Customer.objects.filter(pk__gt=after, merged_into__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:BATCH]
+        )
         if not ids:
             return done
         done += scores_recompute(ids, now=now)

@@ -135,7 +135,9 @@ def _pick(rule: AssignmentRule, exclude_ids=()):
             .values("n")
         )
         leads = (
-            Customer.objects.filter(owner=OuterRef("pk"), lifecycle_stage=Customer.Lifecycle.LEAD)
+            Customer.objects.filter(
+                owner=OuterRef("pk"), lifecycle_stage=Customer.Lifecycle.LEAD, merged_into__isnull=True
+            )
             .order_by()
             .values("owner")
             .annotate(n=Count("pk"))

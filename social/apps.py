@@ -11,10 +11,20 @@ class SocialConfig(AppConfig):
         from customers.panels import Panel, register
         from tickets.services import tickets as ticket_services
 
-        from . import broadcast_tasks, inbox, inbox_tasks  # noqa: F401 - the worker learns the inbox's tasks
+        from . import broadcast_tasks, broadcasts, inbox, inbox_tasks  # noqa: F401 - the worker learns the inbox's tasks
         from .inbox_customer_data import register_customer_data
 
         register_customer_data()
+        from .csat_line import register_csat_channel
+
+        register_csat_channel()  # survey links by LINE to followers; e-mail stays the fallback
+        from django.db.models.signals import pre_delete
+
+        from customers.models import Segment
+
+        pre_delete.connect(
+            broadcasts.segment_deleted, sender=Segment, dispatch_uid="social-broadcast-segment"
+        )
         if inbox.ticket_reply_relay not in ticket_services.PUBLIC_REPLY_LISTENERS:
             ticket_services.PUBLIC_REPLY_LISTENERS.append(inbox.ticket_reply_relay)
 

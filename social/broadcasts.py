@@ -50,9 +50,15 @@ def check_can_broadcast(user) -> None:
 def broadcast_audience(broadcast: Broadcast) -> QuerySet:
     """The customers the broadcast is meant for, before consent and following are checked.
 
-    The one place the audience is defined: a segment would be one more branch here.
+    The one place the audience is defined: the segment's customers (when it has one), narrowed by the
+    tags and lifecycle stage. Records merged into another one are never in it (their rows moved on).
     """
-    queryset = Customer.objects.all()
+    if broadcast.segment_id:
+        from customers.selectors import segment_customers
+
+        queryset = segment_customers(segment=broadcast.segment).filter(merged_into__isnull=True)
+    else:
+        queryset = Customer.objects.filter(merged_into__isnull=True)
     tag_ids = [tag.pk for tag in broadcast.tags.all()]
     if tag_ids:
         if broadcast.tag_match == Broadcast.TagMatch.ALL:
@@ -65,6 +71,14 @@ def broadcast_audience(broadcast: Broadcast) -> QuerySet:
     if broadcast.lifecycle_stage:
         queryset = queryset.filter(lifecycle_stage=broadcast.lifecycle_stage)
     return queryset
+
+
+def segment_deleted(sender, instance, **kwargs) -> None:
+    """A segment is deleted: broadcasts not yet prepared for it are cancelled rather than sent to every
+    follower once their audience falls back to "no segment"."""
+    Broadcast.objects.filter(
+        segment=instance, status__in=[Broadcast.Status.DRAFT, Broadcast.Status.SCHEDULED]
+    ).update(status=Broadcast.Status.CANCELLED, error=_("Its segment was deleted."))
 
 
 def _consent_channel(channel: Channel) -> str:
@@ -228,6 +242,7 @@ def broadcast_create(
     tags=(),
     tag_match: str = Broadcast.TagMatch.ANY,
     lifecycle_stage: str = "",
+    segment=None,
 ) -> Broadcast:
     """A draft broadcast; nothing is sent until broadcast_send."""
     check_can_broadcast(actor)
@@ -241,11 +256,21 @@ def broadcast_create(
         errors.setdefault("tag_match", []).append(_("Choose any or all."))
     if lifecycle_stage and lifecycle_stage not in Customer.Lifecycle.values:
         errors.setdefault("lifecycle_stage", []).append(_("Choose a lifecycle stage from the list."))
+    if segment is not None:
+        from customers.selectors import segments_visible_to
+
+        if not segments_visible_to(actor).filter(pk=segment.pk).exists():
+            errors.setdefault("segment", []).append(_("Choose one of your segments."))
     rows = _checked_variants(channel, variants, errors)
     if errors:
         raise ValidationError(errors)
     broadcast = Broadcast.objects.create(
-        name=name, channel=channel, tag_match=tag_match, lifecycle_stage=lifecycle_stage, created_by=actor
+        name=name,
+        channel=channel,
+        tag_match=tag_match,
+        lifecycle_stage=lifecycle_stage,
+        segment=segment,
+        created_by=actor,
     )
     broadcast.tags.set(list(tags))
     for row in rows:

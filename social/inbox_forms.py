@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Team
-from customers.models import Customer, Tag
+from customers.models import Customer, Segment, Tag
 from tickets.models import Priority
 
 from .models import Broadcast, BroadcastVariant, Channel
@@ -48,6 +48,13 @@ class TicketForm(forms.Form):
 class BroadcastForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200, help_text=_("For you; recipients do not see it."))
     channel = forms.ModelChoiceField(label=_("Channel"), queryset=Channel.objects.filter(is_active=True))
+    segment = forms.ModelChoiceField(
+        label=_("Customers in segment"),
+        queryset=Segment.objects.none(),
+        required=False,
+        empty_label=_("No segment"),
+        help_text=_("Tags and stage below narrow it further."),
+    )
     tags = forms.ModelMultipleChoiceField(
         label=_("Customers tagged"),
         queryset=Tag.objects.all(),
@@ -60,6 +67,13 @@ class BroadcastForm(forms.Form):
         choices=[("", _("Any stage")), *Customer.Lifecycle.choices],
         required=False,
     )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            from customers.selectors import segments_visible_to
+
+            self.fields["segment"].queryset = segments_visible_to(user).order_by("name")
 
 
 class VariantForm(forms.Form):

@@ -352,6 +352,15 @@ class Broadcast(models.Model):
     tags = models.ManyToManyField("customers.Tag", verbose_name=_("tags"), blank=True, related_name="+")
     tag_match = models.CharField(_("tag match"), max_length=3, choices=TagMatch.choices, default=TagMatch.ANY)
     lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=20, blank=True)
+    # Or the customers of a segment (then narrowed by the tags and stage above, if any).
+    segment = models.ForeignKey(
+        "customers.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -36,7 +36,7 @@ def broadcast_list(request):
 @require_http_methods(["GET", "POST"])
 def broadcast_create(request):
     _require(request.user)
-    form = BroadcastForm(request.POST or None)
+    form = BroadcastForm(request.POST or None, user=request.user)
     variants = VariantFormSet(
         request.POST or None,
         request.FILES or None,
@@ -56,6 +56,7 @@ def broadcast_create(request):
                 tags=data["tags"],
                 tag_match=data["tag_match"],
                 lifecycle_stage=data["lifecycle_stage"],
+                segment=data["segment"],
                 variants=[
                     broadcasts.VariantInput(**variant.cleaned_data)
                     for variant in variants
@@ -76,7 +77,7 @@ def broadcast_create(request):
 
 def _broadcast(request, pk) -> Broadcast:
     _require(request.user)
-    return get_object_or_404(Broadcast.objects.select_related("channel", "created_by"), pk=pk)
+    return get_object_or_404(Broadcast.objects.select_related("channel", "created_by", "segment"), pk=pk)
 
 
 @login_required

@@ -132,7 +132,11 @@ def orders_import(*, actor, rows: list[dict], progress=None) -> ImportResult:
             result.errors.append((line, _("The order number is empty.")))
             continue
         groups.setdefault(number, []).append((line, row))
-    visible = customers_visible_to(actor) if actor is not None else Customer.objects.all()
+    visible = (
+        customers_visible_to(actor)
+        if actor is not None
+        else Customer.objects.filter(merged_into__isnull=True)
+    )
     for done, (number, lines) in enumerate(groups.items()):
         if progress is not None and done and done % PROGRESS_EVERY == 0:
             progress(result, done)

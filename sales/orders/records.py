@@ -145,7 +145,7 @@ def _resolve_customer(*, actor, customer, phone, email, customer_name, channel) 
             {"customer": _("Say whose order it is: a customer id, a phone number or an e-mail.")}
         )
     matches = Customer.objects.filter(
-        pk__in=ContactPoint.objects.filter(**contact_filter).values("customer_id")
+        pk__in=ContactPoint.objects.filter(**contact_filter).values("customer_id"), merged_into__isnull=True
     ).order_by("-created_at", "-id")
     visible = matches if actor is None else customers_visible_to(actor, matches)
     found = visible.first()

@@ -20,6 +20,10 @@
     if (picker) { picker.open = false; }
   });
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.matches && event.target.matches("details.canned-picker input")) {
+      event.preventDefault();  // Enter in the search box must not submit the reply form around it
+      return;
+    }
     if (event.key === "Escape") {
       const picker = event.target.closest && event.target.closest("details.canned-picker");
       if (picker) { picker.open = false; picker.querySelector("summary").focus(); }

@@ -1,7 +1,6 @@
 """Binding a LINE identity to an existing customer: by the operator, on a phone-number proposal, and by
 the customer through LINE's account link."""
 
-import importlib.util
 import re
 import urllib.parse
 
@@ -119,13 +118,6 @@ def test_a_forged_link_is_refused(client):
     assert client.get("/inbox/link/forged-token/").status_code == 404
 
 
-requires_merge_service = pytest.mark.skipif(
-    importlib.util.find_spec("customers.merging") is None,
-    reason="the merge service (branch h-merge) is not merged here yet",
-)
-
-
-@requires_merge_service
 def test_with_the_merge_service_the_followers_empty_profile_is_merged_into_the_customer(
     login, agent, conversation, customer
 ):
@@ -142,7 +134,6 @@ def test_with_the_merge_service_the_followers_empty_profile_is_merged_into_the_c
     assert Customer.objects.filter(pk=customer.pk, social_identities=conversation.identity).exists()
 
 
-@requires_merge_service
 def test_merging_two_real_profiles_needs_a_manager(agent, manager, conversation, customer):
     from customers.models import ContactPoint
 
