@@ -88,6 +88,7 @@ def main() -> int:
         "REDIS_URL": REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "CONN_MAX_AGE": "0",  # persistent connections leak one per request thread under ASGI
+        "DATABASE_POOL": os.environ.get("DATABASE_POOL", "1"),  # a pool hands connections back instead
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
         "LINE_API_BASE": fake.url,
