@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from . import locks, registry
 from .models import Customer, CustomerMerge, DuplicateCandidate, Interaction
 from .permissions import customers_visible_to
-from .services import record_interaction
+from .services import last_interaction_recompute, record_interaction
 
 WINNER, LOSER = "winner", "loser"
 # Fields chosen one by one on the merge screen; custom attributes are combined, the chosen side
@@ -93,6 +93,8 @@ def customer_merge(
         if after != before:
             winner.save()
         moved = {provider.key: provider.move(loser=loser, winner=winner) for provider in registry.providers()}
+        # The winner now holds both timelines: its newest entry is the newer of the two.
+        last_interaction_recompute(customer_ids=[winner.pk, loser.pk])
         loser.merged_into = winner
         loser.save(update_fields=["merged_into", "updated_at"])
         # After the commit, in its own statements: the nightly scan locks candidate rows in its own
@@ -224,6 +226,7 @@ def customer_merge_undo(*, actor, merge: CustomerMerge) -> CustomerMerge:
         moved = merge.snapshot.get("moved", {})
         for provider in reversed(registry.providers()):
             provider.undo(loser=loser, winner=winner, data=moved.get(provider.key, {}))
+        last_interaction_recompute(customer_ids=[winner.pk, loser.pk])
         before, after = merge.snapshot.get("winner_fields", {}), merge.snapshot.get("merged_fields", {})
         restored = False
         for field, old in before.items():

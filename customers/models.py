@@ -76,6 +76,10 @@ class Customer(models.Model):
         on_delete=models.SET_NULL,
         related_name="merged_from",
     )
+    # Newest occurred_at of the customer's timeline, kept by the timeline writers (record_interaction(s),
+    # merging) with UPDATE statements only: segment rules on recency read it instead of probing the
+    # timeline once per customer. Never written by save() (see below), so a stale instance cannot undo it.
+    last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -92,10 +96,23 @@ class Customer(models.Model):
             models.Index(fields=["owner", "-created_at"], name="customer_owner_idx"),
             models.Index(fields=["team", "-created_at"], name="customer_team_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
+            models.Index(fields=["last_interaction_at"], name="customer_last_interaction_idx"),
+            models.Index(fields=["lifecycle_stage", "last_interaction_at"], name="customer_stage_recent_idx"),
         ]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        # last_interaction_at belongs to the timeline writers; a full save of an instance loaded
+        # before a new interaction must not put the old value back.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "last_interaction_at"
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def is_organisation(self):

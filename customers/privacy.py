@@ -20,7 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -203,16 +203,12 @@ def retention_due(*, months: int | None = None):
     """Customers with no timeline entry since the cutoff (and created before it), oldest first,
     not merged away and not already erased: the ones to review for deletion or renewed consent."""
     cutoff = retention_cutoff(months)
-    recent = Interaction.objects.filter(customer=OuterRef("pk"), occurred_at__gte=cutoff)
     erased = DataSubjectRequest.objects.filter(customer=OuterRef("pk"), kind=DataSubjectRequest.Kind.ERASE)
-    last = (
-        Interaction.objects.filter(customer=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")[:1]
-    )
+    # last_interaction_at is the newest timeline entry, kept by the timeline writers.
     return (
         Customer.objects.filter(merged_into__isnull=True, created_at__lt=cutoff)
-        .exclude(Exists(recent))
+        .filter(Q(last_interaction_at__lt=cutoff) | Q(last_interaction_at__isnull=True))
         .exclude(Exists(erased))
-        .annotate(last_interaction_at=Subquery(last))
         .select_related("owner")
         .order_by("created_at", "id")
     )

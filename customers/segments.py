@@ -367,17 +367,16 @@ def _compile_rule(rule, *, now) -> Q:  # noqa: C901 - one branch per field
         granted = Q(Exists(current_grant))
         return granted if op == "granted" else ~granted
     if field == "last_interaction":
-        interactions = _of_customer(Interaction)
+        # Customer.last_interaction_at is the newest occurred_at of the timeline (kept by its writers),
+        # so these read one indexed column rather than probing the timeline per customer.
         if op == "never":
-            return ~Q(Exists(interactions))
+            return Q(last_interaction_at__isnull=True)
         if op == "before":
-            since = _day_start(value)
-            return Q(Exists(interactions.filter(occurred_at__lt=since))) & ~Q(
-                Exists(interactions.filter(occurred_at__gte=since))
-            )
+            return Q(last_interaction_at__lt=_day_start(value))
         since = _day_start(value) if op == "after" else now - dt.timedelta(days=value)
-        recent = Q(Exists(interactions.filter(occurred_at__gte=since)))
-        return ~recent if op == "not_within_days" else recent
+        if op == "not_within_days":
+            return Q(last_interaction_at__lt=since) | Q(last_interaction_at__isnull=True)
+        return Q(last_interaction_at__gte=since)
     if field == "interaction_count":
         interactions = _of_customer(Interaction)
         if value["kind"]:

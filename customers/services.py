@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DateTimeField, IntegerField, Value
+from django.db.models import DateTimeField, IntegerField, Max, OuterRef, Q, Subquery, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
@@ -53,8 +53,54 @@ def record_interaction(
         subject_id=subject.pk if subject is not None else None,
         data=data or {},
     )
+    last_interaction_advance(customer_ids=[customer.pk], at=interaction.occurred_at)
+    if customer.last_interaction_at is None or customer.last_interaction_at < interaction.occurred_at:
+        customer.last_interaction_at = interaction.occurred_at
     score_recompute_soon(customer.pk)
     return interaction
+
+
+def last_interaction_advance(*, customer_ids, at=None, per_customer: dict | None = None) -> None:
+    """Move Customer.last_interaction_at forward (never back) in one statement: to `at` for every
+    id in `customer_ids`, or to each customer's own time in `per_customer` {id: occurred_at}."""
+    if per_customer is None:
+        per_customer = dict.fromkeys(customer_ids, at)
+    if not per_customer:
+        return
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    if connection.vendor == "postgresql":
+        ids, times = zip(*sorted(per_customer.items()), strict=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET last_interaction_at = GREATEST(c.last_interaction_at, v.at) "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) "
+                "WHERE c.id = v.id AND (c.last_interaction_at IS NULL OR c.last_interaction_at < v.at)",
+                [list(ids), list(times)],
+            )
+        return
+    by_time: dict = {}
+    for customer_id, when in per_customer.items():
+        by_time.setdefault(when, []).append(customer_id)
+    for when, group in by_time.items():
+        Customer.objects.filter(pk__in=group).filter(
+            Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=when)
+        ).update(last_interaction_at=when)
+
+
+def last_interaction_recompute(*, customer_ids=None) -> int:
+    """Set Customer.last_interaction_at from the timeline itself (after rows moved between
+    customers, or were loaded or backdated outside record_interaction); all customers when None."""
+    newest = (
+        Interaction.objects.filter(customer_id=OuterRef("pk"))
+        .order_by()
+        .values("customer_id")
+        .annotate(newest=Max("occurred_at"))
+        .values("newest")
+    )
+    customers = (
+        Customer.objects.all() if customer_ids is None else Customer.objects.filter(pk__in=customer_ids)
+    )
+    return customers.update(last_interaction_at=Subquery(newest))
 
 
 @dataclass
@@ -130,6 +176,12 @@ def record_interactions(entries: list[InteractionEntry]) -> int:
             ],
             batch_size=500,
         )
+    newest: dict = {}
+    for entry in entries:
+        when = entry.occurred_at or now
+        if entry.customer_id not in newest or newest[entry.customer_id] < when:
+            newest[entry.customer_id] = when
+    last_interaction_advance(customer_ids=(), per_customer=newest)
     return len(entries)
 
 

@@ -89,3 +89,12 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     channel = "crm"
     summary = factory.Sequence(lambda n: f"Interaction {n}")
     occurred_at = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Keep Customer.last_interaction_at as record_interaction() would.
+        from customers.services import last_interaction_advance
+
+        interaction = super()._create(model_class, *args, **kwargs)
+        last_interaction_advance(customer_ids=[interaction.customer_id], at=interaction.occurred_at)
+        return interaction

@@ -267,6 +267,7 @@ def _load_chunk(writer, size: int, per_customer: int, staff: Staff, totals: Tota
     _write_with_ids(writer, ContactPoint, CONTACT_COLUMNS, contacts)
     _write_with_ids(writer, TagLink, TAG_LINK_COLUMNS, links)
     _write_with_ids(writer, Interaction, INTERACTION_COLUMNS, entries)
+    _last_interaction_set(entries)
     totals.customers += len(customers)
     totals.contact_points += len(contacts)
     totals.tag_links += len(links)
@@ -278,6 +279,20 @@ def _write_with_ids(writer, model, columns, rows: list[tuple]) -> None:
         return
     first = writer.reserve(model, len(rows))
     writer.write(model, columns, ((first + i, *row) for i, row in enumerate(rows)))
+
+
+def _last_interaction_set(rows: list[tuple]) -> None:
+    """Customer.last_interaction_at for timeline rows (customer_id, occurred_at, ...) written here."""
+    from customers.services import last_interaction_advance, last_interaction_recompute
+
+    newest: dict = {}
+    for customer_id, when, *_rest in rows:
+        if customer_id not in newest or newest[customer_id] < when:
+            newest[customer_id] = when
+    if connection.vendor == "postgresql":
+        last_interaction_advance(customer_ids=(), per_customer=newest)
+    elif newest:
+        last_interaction_recompute(customer_ids=list(newest))
 
 
 def _staff_market(market: str) -> str:
@@ -399,6 +414,7 @@ def extend_timeline(*, customer: Customer, count: int, market: str = d.TW) -> in
             )
         with transaction.atomic():
             _write_with_ids(writer, Interaction, INTERACTION_COLUMNS, rows)
+            _last_interaction_set(rows)
         written += size
     if isinstance(writer, PostgresWriter):
         with connection.cursor() as cursor:

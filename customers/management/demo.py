@@ -206,8 +206,10 @@ def seed_customers(staff: Staff, *, now: dt.datetime | None = None) -> DemoTotal
     rng = random.Random(2026)
     totals = DemoTotals()
     organisations = {}
+    seeded = []
     for spec in FEATURED:
         customer = _create(staff, spec, rng, now, organisations, totals)
+        seeded.append(customer.pk)
         if customer.is_organisation:
             organisations[customer.name] = customer
     orgs_by_market = {d.TW: [], d.CN: [], d.EN: []}
@@ -236,9 +238,12 @@ def seed_customers(staff: Staff, *, now: dt.datetime | None = None) -> DemoTotal
         if market == d.CN and "微信好友" in spec["tags"]:
             spec["wechat"] = name
         customer = _create(staff, spec, rng, now, organisations, totals)
+        seeded.append(customer.pk)
         if is_org:
             organisations[customer.name] = customer
             members.append(customer)
+    # The timelines were backdated after record_interaction() wrote them.
+    services.last_interaction_recompute(customer_ids=seeded)
     return totals
 
 
