@@ -1,5 +1,7 @@
 """The social inbox and its live stream; the account-link pages customers open from LINE."""
 
+import mimetypes
+
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -318,10 +320,22 @@ def media(request, token):
         file = row.image if row else None
     if file is None:
         raise Http404
+    # Customers send files too: anything but a picture, a video or a sound is a download, never a page
+    # rendered on our origin (an .html or .svg file from a follower must not run in an operator's session).
+    content_type, _encoding = mimetypes.guess_type(file.name)
+    inline = (content_type or "").split("/")[0] in {
+        "image",
+        "video",
+        "audio",
+    } and content_type != "image/svg+xml"
     try:
-        return FileResponse(file.open("rb"))
+        response = FileResponse(file.open("rb"), as_attachment=not inline)
     except FileNotFoundError:
         raise Http404 from None
+    if not inline:
+        response["Content-Type"] = "application/octet-stream"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 async def stream(request):

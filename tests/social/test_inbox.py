@@ -210,6 +210,20 @@ def test_an_image_reply_is_stored_and_sent_as_a_signed_public_link(
     assert message.kind == Message.Kind.IMAGE
 
 
+def test_a_file_a_follower_sent_is_a_download_and_never_a_page_on_our_site(
+    conversation, client, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path
+    page = b"<script>alert(document.cookie)</script>"
+    message = conversation.messages.create(direction="in", kind=Message.Kind.FILE, text="invoice.html")
+    message.media.save("invoice.html", SimpleUploadedFile("invoice.html", page))
+    response = client.get(inbox.media_url("m", message.pk, absolute=False))
+    assert response.status_code == 200 and b"".join(response.streaming_content) == page
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in response["Content-Security-Policy"]
+
+
 def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_saved(conversation, agent):
     fake = SimpleUploadedFile("photo.png", b"MZ\x90\x00 not an image", content_type="image/png")
     with pytest.raises(ValidationError) as exc:
