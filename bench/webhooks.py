@@ -1,7 +1,7 @@
 """LINE webhook throughput on PostgreSQL through uvicorn, Redis and a real Celery worker.
 
     .venv/bin/python bench/webhooks.py [--database-url URL] [--requests 600] [--concurrency 8]
-                                       [--users 300] [--web-workers 2] [--celery-concurrency 2]
+                                       [--users 300] [--web-workers 4] [--celery-concurrency 2]
                                        [--redeliver 0.05] [--check]
 
 It migrates its own database (default crm_bench_social), creates the channel "bench LINE" (removing
@@ -55,7 +55,7 @@ def parse_args():
     parser.add_argument("--requests", type=int, default=600, help="timed webhook POSTs (10 events each)")
     parser.add_argument("--concurrency", type=int, default=8, help="load generator threads")
     parser.add_argument("--users", type=int, default=300, help="followers the events come from")
-    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=4, help="uvicorn workers (docker-compose runs 4)")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--redeliver", type=float, default=0.05, help="share of requests sent twice")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the timeline")
