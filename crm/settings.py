@@ -246,7 +246,7 @@ SOCIAL_PUBLIC_URL = env("SOCIAL_PUBLIC_URL", default="")
 # Satisfaction surveys: sent when a ticket is solved; the link works for this many days.
 TICKETS_CSAT_ENABLED = env.bool("TICKETS_CSAT_ENABLED", default=True)
 TICKETS_CSAT_MAX_AGE_DAYS = env.int("TICKETS_CSAT_MAX_AGE_DAYS", default=14)
-# Fernet key (urlsafe base64, 32 bytes) for the mailboxes' IMAP passwords; empty: derived from SECRET_KEY.
+# Fernet key (urlsafe base64 of 32 bytes, or any passphrase) for the mailboxes' IMAP passwords; default from SECRET_KEY.
 TICKETS_MAILBOX_KEY = env("TICKETS_MAILBOX_KEY", default="")
 
 STATIC_URL = "/static/"

@@ -39,10 +39,15 @@ def detect_format(path: Path, file_name: str = "") -> str:
 
 
 def detect_encoding(path: Path) -> str:
-    """The encoding of a CSV file: a BOM if there is one, UTF-8 if the bytes are valid UTF-8, else
-    Big5 (cp950) or GB18030, whichever reads as more plausible text."""
+    """The encoding of a CSV file, from its first bytes (see sample_encoding)."""
     with open(path, "rb") as handle:
-        sample = handle.read(SNIFF_BYTES)
+        return sample_encoding(handle.read(SNIFF_BYTES))
+
+
+def sample_encoding(sample: bytes) -> str:
+    """The encoding of text that starts with these bytes: a BOM if there is one, UTF-8 if the bytes are
+    valid UTF-8, else Big5 (cp950) or GB18030, whichever reads as more plausible text. Every CSV upload
+    (customers, orders) decides with this."""
     if not sample.strip():
         raise ImportFileError(_("The file is empty."))
     if sample.startswith(codecs.BOM_UTF8):

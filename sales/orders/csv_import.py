@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from customers.imports.files import SNIFF_BYTES, ImportFileError, sample_encoding
 from customers.models import Customer
 from customers.permissions import customers_visible_to
 
@@ -87,16 +88,12 @@ def read_csv(data: bytes) -> list[dict]:
     """The rows of an uploaded CSV (UTF-8, with or without BOM, or Big5 from Excel), keys lower case."""
     if len(data) > IMPORT_MAX_BYTES:
         raise ValidationError(_("The file is larger than 5 MB: split it into smaller files."))
-    for encoding in ("utf-8-sig", "big5", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError(_("The file is not text in UTF-8, Big5 or GB18030."))
-    if "\x00" in text:
-        raise ValidationError(_("The file is not a CSV file."))
+    try:
+        text = data.decode(sample_encoding(data[:SNIFF_BYTES]))
+    except ImportFileError as exc:
+        raise ValidationError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise ValidationError(_("The file is not text in UTF-8, Big5 or GB18030.")) from None
     reader = csv.DictReader(io.StringIO(text))
     headers = {(name or "").strip().lower() for name in reader.fieldnames or []}
     missing = REQUIRED_COLUMNS - headers
