@@ -6,6 +6,7 @@ from django.test import Client
 from crm import roles
 
 from .factories import CustomerFactory, TeamFactory, UserFactory
+from .mail_sink import smtp_sink  # noqa: F401 - a fixture for every test that sends e-mail
 
 
 @pytest.fixture

@@ -1,12 +1,10 @@
 import datetime as dt
 import io
-import socket
 import threading
 from decimal import Decimal
 from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +15,7 @@ from customers.models import Interaction
 from sales import quotes
 from sales.models import Deal, Quote
 from tests.factories import CustomerFactory
+from tests.mail_sink import free_port
 
 from .factories import DealFactory, ProductFactory, stage
 
@@ -153,42 +152,10 @@ def test_people_who_cannot_see_the_deal_cannot_quote_on_it(hidden_deal, rep, age
 # Sending ---------------------------------------------------------------------------------------
 
 
-class Sink:
-    def __init__(self):
-        self.messages = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(envelope)
-        self.arrived.set()
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_sink(settings):
-    sink = Sink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    yield sink
-    controller.stop()
-
-
 def test_sending_a_quote_emails_the_pdf_to_the_customer_and_records_it(deal, rep, smtp_sink):
     quote = make_quote(deal, rep)
     quote = quotes.quote_send(actor=rep, quote=quote, message="如有問題請來電")
-    assert smtp_sink.arrived.wait(timeout=10)
-    envelope = smtp_sink.messages[0]
+    envelope = smtp_sink.envelopes[0]
     assert envelope.rcpt_tos == ["wang@example.com"]
     email = message_from_bytes(envelope.content)
     assert quote.number in str(email["Subject"])
@@ -422,11 +389,10 @@ def test_the_emailed_link_lets_the_customer_accept_the_quote_without_logging_in(
 ):
     quote = make_quote(deal, rep)
     login(rep).post(reverse("sales:quote-send", args=[quote.pk]), {"message": ""})
-    assert smtp_sink.arrived.wait(timeout=10)
     body = (
         next(
             p
-            for p in message_from_bytes(smtp_sink.messages[0].content).walk()
+            for p in message_from_bytes(smtp_sink.envelopes[0].content).walk()
             if p.get_content_type() == "text/plain"
         )
         .get_payload(decode=True)

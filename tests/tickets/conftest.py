@@ -63,4 +63,4 @@ def media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
-from .mail_fixtures import imap_server, mailbox, smtp_sink  # noqa: E402, F401 - fixtures of the e-mail tests
+from .mail_fixtures import imap_server, mailbox  # noqa: E402, F401 - fixtures of the e-mail tests

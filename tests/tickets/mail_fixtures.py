@@ -1,7 +1,6 @@
-"""Local mail servers for the e-mail channel's tests: the fake IMAP server and an SMTP sink (aiosmtpd),
-and builders of raw messages shaped like real clients' (Gmail, Outlook, Foxmail, Apple Mail)."""
+"""The fake IMAP server for the e-mail channel's tests (the SMTP sink is tests/mail_sink.py), and
+builders of raw messages shaped like real clients' (Gmail, Outlook, Foxmail, Apple Mail)."""
 
-import socket
 from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -9,7 +8,6 @@ from email.mime.text import MIMEText
 from email.utils import formataddr
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tickets import crypto
 from tickets.models import Mailbox
@@ -17,44 +15,6 @@ from tickets.models import Mailbox
 from .fake_imap import FakeImapServer
 
 IMAP_PASSWORD = "imap-pass-word"  # noqa: S105 - the fake server's
-
-
-class SmtpSink:
-    """Keeps every message it is given; Django's SMTP backend returns only after the sink's 250."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-    @property
-    def messages(self):
-        import email
-
-        return [email.message_from_bytes(e.content) for e in self.envelopes]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_sink(settings):
-    sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    try:
-        yield sink
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
