@@ -16,16 +16,15 @@ from django.utils.translation import gettext as _
 from customers.models import Interaction, SocialIdentity
 from customers.services import customer_update, record_interaction
 
+from .inbox_delivery import DeliveryError, message_deliver
 from .models import Channel, Conversation, Message
 from .providers.http import ProviderError
-from .providers.line import LineClient, image_message, text_message
-from .providers.wechat import WechatClient, WechatError
+from .providers.line import LineClient
+from .providers.wechat import WechatClient
 
 logger = logging.getLogger(__name__)
 
 # LINE reply tokens are valid for about a minute; leave a margin for the call itself.
-REPLY_TOKEN_TTL = timedelta(seconds=50)
-WECHAT_WINDOW = timedelta(hours=48)
 
 
 def client_for(channel: Channel):
@@ -125,9 +124,11 @@ def _extension(message: Message) -> str:
 
 
 def queued_messages_send(*, message_ids: list[int]) -> dict:
-    """Send queued outbound messages: LINE by reply token when fresh, else push; WeChat customer service.
+    """Send queued outbound messages (auto-replies, welcome messages) the way the inbox sends a reply
+    (social.inbox_delivery: LINE reply token when fresh, else push with the retry key; WeChat customer
+    service inside the 48-hour window), and put what was sent on the timeline.
 
-    A retryable provider error leaves the message queued and is raised so the task retries it.
+    A retryable failure leaves its message queued and is raised (DeliveryError) so the task retries it.
     """
     results = {"sent": 0, "failed": 0}
     retry_error = None
@@ -135,78 +136,31 @@ def queued_messages_send(*, message_ids: list[int]) -> dict:
         Message.objects.filter(
             pk__in=message_ids, direction=Message.Direction.OUT, status=Message.Status.QUEUED
         )
-        .select_related("conversation__channel", "conversation__identity")
         .order_by("created_at", "id")
+        .values_list("pk", flat=True)
     )
-    for message in queued:
+    for message_id in queued:
         try:
-            provider_ids = _send(message)
-        except ProviderError as exc:
-            if exc.retryable:
-                Message.objects.filter(pk=message.pk).update(error=str(exc)[:2000])
-                retry_error = exc
-                continue
-            _mark_failed(message, exc)
-            results["failed"] += 1
+            message = message_deliver(message_id=message_id, final_attempt=False)
+        except DeliveryError as exc:
+            retry_error = exc
             continue
-        _mark_sent(message, provider_ids)
-        results["sent"] += 1
+        if message is None:
+            continue
+        if message.status == Message.Status.SENT:
+            _record_sent(message)
+            results["sent"] += 1
+        else:
+            results["failed"] += 1
     if retry_error is not None:
         raise retry_error
     return results
 
 
-def _send(message: Message) -> str:
-    conversation = message.conversation
-    channel = conversation.channel
-    client = client_for(channel)
-    recipient = conversation.identity.external_id
-    if channel.kind == Channel.Kind.LINE:
-        payload = [_line_payload(message)]
-        token = _take_reply_token(conversation)
-        if token:
-            try:
-                answer = client.reply(token, payload)
-                return _line_ids(answer)
-            except ProviderError as exc:
-                if exc.status != 400:  # an expired or used token is a 400: fall back to a push
-                    raise
-        answer = client.push(recipient, payload, retry_key=message.retry_key)
-        return _line_ids(answer)
-    if conversation.last_inbound_at and timezone.now() - conversation.last_inbound_at > WECHAT_WINDOW:
-        raise WechatError(
-            _("The follower has not written for 48 hours: WeChat refuses the message."), errcode=45015
-        )
-    client.send_text(recipient, message.text)
-    return ""
-
-
-def _line_payload(message: Message) -> dict:
-    if message.kind == Message.Kind.IMAGE and message.data.get("url"):
-        return image_message(message.data["url"], message.data.get("preview_url"))
-    return text_message(message.text)
-
-
-def _line_ids(answer: dict) -> str:
-    sent = answer.get("sentMessages") if isinstance(answer, dict) else None
-    return ",".join(str(item.get("id", "")) for item in sent or [] if isinstance(item, dict))
-
-
-def _take_reply_token(conversation: Conversation) -> str:
-    """The conversation's reply token if still fresh, taken atomically so it is used only once."""
-    token, at = conversation.reply_token, conversation.reply_token_at
-    if not token or at is None or timezone.now() - at > REPLY_TOKEN_TTL:
-        return ""
-    taken = Conversation.objects.filter(pk=conversation.pk, reply_token=token).update(reply_token="")
-    return token if taken else ""
-
-
 @transaction.atomic
-def _mark_sent(message: Message, provider_ids: str) -> None:
+def _record_sent(message: Message) -> None:
     now = timezone.now()
-    Message.objects.filter(pk=message.pk).update(
-        status=Message.Status.SENT, error="", provider_message_id=provider_ids[:100], created_at=now
-    )
+    Message.objects.filter(pk=message.pk).update(created_at=now)
     Conversation.objects.filter(pk=message.conversation_id).update(last_message_at=now)
     conversation = message.conversation
     record_interaction(
@@ -245,7 +199,3 @@ def stale_auto_replies() -> list[int]:
             "pk", flat=True
         )[:500]
     )
-
-
-def _mark_failed(message: Message, exc: ProviderError) -> None:
-    Message.objects.filter(pk=message.pk).update(status=Message.Status.FAILED, error=str(exc)[:2000])

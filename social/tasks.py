@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import outbound, processing
+from .inbox_delivery import DeliveryError
 from .models import InboundEvent
 from .providers.http import ProviderError
 
@@ -76,7 +77,7 @@ def fetch_media(self, message_ids, **kwargs):
     name="social.send_queued_messages",
     bind=True,
     acks_late=True,
-    autoretry_for=(ProviderError,),
+    autoretry_for=(ProviderError, DeliveryError),
     retry_backoff=2,
     max_retries=6,
     time_limit=300,

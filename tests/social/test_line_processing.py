@@ -261,7 +261,7 @@ def test_a_rate_limited_push_stays_queued_and_its_retry_uses_the_same_retry_key(
     fake_line.fail_next(429, path="/push")  # first push rate-limited
     post_line(line_channel, "message_text")
     out = Message.objects.get(direction="out")
-    assert out.status == "queued" and "429" in out.error
+    assert out.status == "queued" and "too many requests" in out.error
     queued_messages_send(message_ids=[out.pk])  # what the task's retry does
     pushes = fake_line.calls("/push")
     assert len(pushes) == 2

@@ -162,4 +162,4 @@ def test_a_closed_48_hour_window_fails_the_reply_with_a_clear_error(post_wechat,
     fake_wechat.window_closed.add(OPENID)
     post_wechat(wechat_channel, "text")
     out = Message.objects.get(direction="out")
-    assert out.status == "failed" and "45015" in out.error
+    assert out.status == "failed" and "48-hour window is closed" in out.error
